@@ -1,0 +1,188 @@
+//! `cargo xtask`: the project's one task runner.
+//!
+//! ```text
+//! cargo xtask vectors [DIR…]     run the conformance vectors (default: test-vectors)
+//! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
+//! cargo xtask ci                 fmt, clippy, tests, vectors, fuzz build: what CI runs
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  vectors [DIR...]    Run every conformance vector in DIR (default: test-vectors).
+                      Prints one line per failing case and ends with
+                      `vectors: N passed, M failed`; exits 1 if anything failed.
+  fuzz [--seconds N] [--build-only] [TARGET...]
+                      Build the fuzz targets (cargo-fuzz, installed if missing) and run
+                      each for N seconds (default 60). Without TARGET, all of them.
+  ci                  What CI runs: cargo fmt --check, clippy -D warnings, the test
+                      suite, the vectors and a build of every fuzz target.
+  help                This text.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("vectors") => vectors(args.get(1..).unwrap_or_default()),
+        Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
+        Some("ci") => ci(),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(true)
+        }
+        Some(other) => {
+            eprint!("unknown command {other:?}\n\n{HELP}");
+            Ok(false)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn vectors(args: &[String]) -> Result<bool> {
+    let dirs: Vec<PathBuf> = if args.is_empty() {
+        vec![root().join("test-vectors")]
+    } else {
+        args.iter().map(PathBuf::from).collect()
+    };
+    let report = sotto_testkit::vectors::run_dirs(&dirs);
+    for failure in &report.failures {
+        println!("FAIL {}: {}", failure.id, failure.reason);
+    }
+    for (suite, passed, failed) in &report.suites {
+        println!("  {suite:<14} {passed:>4} passed {failed:>4} failed");
+    }
+    println!("{}", report.summary());
+    Ok(report.ok())
+}
+
+/// Runs a command from the workspace root, echoing it first.
+fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<bool> {
+    println!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    Ok(status.success())
+}
+
+fn fuzz_targets() -> Result<Vec<String>> {
+    let dir = root().join("fuzz/fuzz_targets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn ensure_cargo_fuzz() -> Result<()> {
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed && !run("cargo", &["install", "cargo-fuzz", "--locked"], &[])? {
+        bail!("could not install cargo-fuzz");
+    }
+    Ok(())
+}
+
+fn fuzz(args: &[String]) -> Result<bool> {
+    let mut seconds = 60u64;
+    let mut build_only = false;
+    let mut targets = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .context("--seconds needs a number")?
+                    .parse()
+                    .context("--seconds needs a number")?;
+            }
+            "--build-only" => build_only = true,
+            name => targets.push(name.to_owned()),
+        }
+    }
+    ensure_cargo_fuzz()?;
+    // cargo-fuzz needs nightly features; the stable toolchain allows them with RUSTC_BOOTSTRAP.
+    let env = [("RUSTC_BOOTSTRAP", "1")];
+    if !run("cargo", &["fuzz", "build", "--fuzz-dir", "fuzz"], &env)? {
+        return Ok(false);
+    }
+    if build_only {
+        return Ok(true);
+    }
+    if targets.is_empty() {
+        targets = fuzz_targets()?;
+    }
+    let max_time = format!("-max_total_time={seconds}");
+    let mut ok = true;
+    for target in &targets {
+        ok &= run(
+            "cargo",
+            &["fuzz", "run", "--fuzz-dir", "fuzz", target, "--", &max_time],
+            &env,
+        )?;
+    }
+    Ok(ok)
+}
+
+fn ci() -> Result<bool> {
+    let steps: [(&str, &[&str]); 3] = [
+        ("cargo", &["fmt", "--all", "--check"]),
+        (
+            "cargo",
+            &[
+                "clippy",
+                "--locked",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        ("cargo", &["test", "--locked", "--workspace"]),
+    ];
+    for (program, args) in steps {
+        if !run(program, args, &[])? {
+            bail!("`{program} {}` failed", args.join(" "));
+        }
+    }
+    if !fuzz(&["--build-only".to_owned()])? {
+        bail!("the fuzz targets do not build");
+    }
+    // Last, so the closing line of a CI log is the vector summary.
+    if !vectors(&[])? {
+        bail!("conformance vectors failed");
+    }
+    Ok(true)
+}
