@@ -109,7 +109,7 @@ impl MacInput {
     }
 
     fn zeros(&mut self, n: usize) {
-        self.update(&[0u8; 16][..n.min(16)]);
+        self.update([0u8; 16].get(..n.min(16)).unwrap_or_default());
     }
 
     fn finalize(self) -> [u8; 16] {

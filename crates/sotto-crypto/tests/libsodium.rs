@@ -4,6 +4,13 @@
 //! PyNaCl, see `fixtures/gen_libsodium.py`) is checked against sotto-crypto's public API. Failure
 //! messages name the section and the case index, e.g. `blake2b[7]`.
 
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers outside #[test] fns: a panic with context is how a case fails"
+)]
+
 use std::sync::OnceLock;
 
 use chacha20::ChaCha20;
