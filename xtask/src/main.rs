@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask vectors [DIR…]     run the conformance vectors (default: test-vectors)
 //! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
+//! cargo xtask bench NAME          run a benchmark in release mode on one core
 //! cargo xtask ci                 fmt, clippy, tests, vectors, fuzz build: what CI runs
 //! ```
 
@@ -21,6 +22,10 @@ Commands:
   fuzz [--seconds N] [--build-only] [TARGET...]
                       Build the fuzz targets (cargo-fuzz, installed if missing) and run
                       each for N seconds (default 60). Without TARGET, all of them.
+  bench NAME          Run benchmark NAME (release build, pinned to one core when
+                      `taskset` exists); prints each figure with its ratio to a bound
+                      measured in the same run and writes target/bench/NAME.json.
+                      `cargo xtask bench` alone lists the benchmarks.
   ci                  What CI runs: cargo fmt --check, clippy -D warnings, the test
                       suite, the vectors and a build of every fuzz target.
   help                This text.
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("vectors") => vectors(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
+        Some("bench") => bench(args.get(1..).unwrap_or_default()),
         Some("ci") => ci(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -153,6 +159,30 @@ fn fuzz(args: &[String]) -> Result<bool> {
         )?;
     }
     Ok(ok)
+}
+
+fn bench(args: &[String]) -> Result<bool> {
+    let mut cargo = vec![
+        "run",
+        "--release",
+        "--locked",
+        "--quiet",
+        "-p",
+        "sotto-bench",
+        "--",
+    ];
+    cargo.extend(args.iter().map(String::as_str));
+    let pinned = Command::new("taskset")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if pinned {
+        let mut with_taskset = vec!["-c", "0", "cargo"];
+        with_taskset.extend(cargo);
+        run("taskset", &with_taskset, &[])
+    } else {
+        run("cargo", &cargo, &[])
+    }
 }
 
 fn ci() -> Result<bool> {

@@ -1,5 +1,5 @@
-use crypto_box::SalsaBox;
-use crypto_box::aead::Aead;
+use crypto_secretbox::XSalsa20Poly1305;
+use crypto_secretbox::aead::{Aead, KeyInit};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
 
@@ -30,11 +30,16 @@ fn seal_nonce(epk: &X25519PublicKey, recipient: &X25519PublicKey) -> Result<[u8;
     Ok(nonce)
 }
 
-fn salsa_box(sk: &X25519SecretKey, pk: &X25519PublicKey) -> Result<SalsaBox, CryptoError> {
-    // crypto_box derives its key from the X25519 secret; libsodium refuses an all-zero one.
-    sk.diffie_hellman(pk)?;
-    let secret = crypto_box::SecretKey::from(*sk.to_bytes().expose());
-    Ok(SalsaBox::new(&crypto_box::PublicKey::from(pk.0), &secret))
+/// libsodium `crypto_box_beforenm`: HSalsa20 of the X25519 secret, refusing an all-zero secret.
+fn salsa_box(sk: &X25519SecretKey, pk: &X25519PublicKey) -> Result<XSalsa20Poly1305, CryptoError> {
+    let shared = sk.diffie_hellman(pk)?;
+    let mut key = salsa20::hsalsa::<salsa20::cipher::consts::U10>(
+        shared.expose().into(),
+        &Default::default(),
+    );
+    let cipher = XSalsa20Poly1305::new(&key);
+    key.zeroize();
+    Ok(cipher)
 }
 
 /// A sealed box (libsodium `crypto_box_seal`) with a fresh random ephemeral key.

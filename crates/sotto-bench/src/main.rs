@@ -1,0 +1,49 @@
+#![doc = include_str!("../README.md")]
+
+mod crypto;
+mod harness;
+
+use std::process::ExitCode;
+
+use harness::Report;
+
+/// A benchmark: its name and what it measures.
+type Bench = (
+    &'static str,
+    &'static str,
+    fn(&mut Report) -> anyhow::Result<()>,
+);
+
+/// Every benchmark, by name.
+const BENCHES: &[Bench] = &[(
+    "crypto",
+    "sealed-box opens vs X25519; secretstream vs raw XChaCha20-Poly1305",
+    crypto::run,
+)];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        eprintln!("usage: sotto-bench NAME\n\nbenchmarks:");
+        for (name, about, _) in BENCHES {
+            eprintln!("  {name:<10} {about}");
+        }
+        return ExitCode::FAILURE;
+    };
+    let Some((_, _, run)) = BENCHES.iter().find(|(n, _, _)| n == name) else {
+        let known: Vec<&str> = BENCHES.iter().map(|(n, _, _)| *n).collect();
+        eprintln!("unknown benchmark {name:?}; known: {}", known.join(", "));
+        return ExitCode::FAILURE;
+    };
+    let mut report = Report::new(name);
+    match run(&mut report).and_then(|()| report.write()) {
+        Ok(path) => {
+            println!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench {name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
