@@ -1,1 +1,501 @@
-fn main() {}
+#![doc = include_str!("../README.md")]
+
+mod output;
+mod prompt;
+mod qr;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use sotto_crypto::OsRng;
+use sotto_identity::{Account, SessionId};
+
+use crate::store::{Store, StoredAccount};
+
+/// Sotto: a Session-compatible messenger. This command manages your account and Session ID.
+///
+/// The account lives in $XDG_DATA_HOME/sotto/PROFILE (else ~/.local/share/sotto/PROFILE), or in
+/// the directory given with --data-dir. Add --json to any command for machine-readable output.
+///
+/// Examples:
+///   sotto account new                 create an account, show its ID, phrase and QR code
+///   sotto account restore < phrase    restore one from its 13-word recovery phrase
+///   sotto id --qr                     show your Session ID and its QR code
+///   sotto qr decode contact.png       read a Session ID from a photo of a QR code
+#[derive(Parser)]
+#[command(
+    name = "sotto",
+    version,
+    verbatim_doc_comment,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Account profile: each profile is a separate account.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SOTTO_PROFILE",
+        default_value = "default",
+        value_name = "NAME"
+    )]
+    profile: String,
+
+    /// Use DIR for the account instead of the per-user data directory (ignores --profile).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SOTTO_DATA_DIR",
+        value_name = "DIR"
+    )]
+    data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, restore and inspect the account.
+    #[command(subcommand)]
+    Account(AccountCommand),
+
+    /// Print your Session ID (never needs the passphrase)
+    ///
+    /// Examples:
+    ///   sotto id
+    ///   sotto id --qr
+    ///   sotto id --qr-png my-id.png
+    ///   sotto id --json | jq -r .session_id
+    #[command(verbatim_doc_comment)]
+    Id(IdArgs),
+
+    /// QR codes of Session IDs.
+    #[command(subcommand)]
+    Qr(QrCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create a new account: prints its Session ID, recovery phrase and QR code
+    ///
+    /// Write the recovery phrase down: it is the only way to get the account back. With a
+    /// passphrase the seed is encrypted on disk (Argon2id + XChaCha20-Poly1305).
+    ///
+    /// Examples:
+    ///   sotto account new
+    ///   sotto account new --passphrase --qr-png my-id.png
+    ///   sotto account new --json --passphrase-file pass.txt
+    ///   sotto --profile work account new
+    #[command(verbatim_doc_comment)]
+    New(NewArgs),
+
+    /// Restore an account from its recovery phrase (argument or standard input)
+    ///
+    /// The phrase is 13 words (12 without the checksum word is accepted too). Reading it from
+    /// standard input keeps it out of your shell history; on a terminal it is asked for
+    /// without echo.
+    ///
+    /// Examples:
+    ///   sotto account restore
+    ///   sotto account restore < phrase.txt
+    ///   sotto account restore --passphrase "word1 word2 … word13"
+    #[command(verbatim_doc_comment)]
+    Restore(RestoreArgs),
+
+    /// Print the recovery phrase after confirmation (asks for the passphrase if one is set)
+    ///
+    /// Examples:
+    ///   sotto account show-phrase
+    ///   SOTTO_PASSPHRASE=… sotto account show-phrase --yes --json
+    #[command(verbatim_doc_comment)]
+    ShowPhrase(ShowPhraseArgs),
+
+    /// Show where the account is stored and whether its seed is encrypted
+    ///
+    /// Example:
+    ///   sotto account info --json
+    #[command(verbatim_doc_comment)]
+    Info,
+}
+
+#[derive(Subcommand)]
+enum QrCommand {
+    /// Read a Session ID from the QR code in an image (PNG or JPEG)
+    ///
+    /// Says whether the image holds no readable QR code at all, or a QR code that is not a
+    /// Session ID.
+    ///
+    /// Examples:
+    ///   sotto qr decode contact.png
+    ///   sotto qr decode photo.jpg --json
+    #[command(verbatim_doc_comment)]
+    Decode(DecodeArgs),
+}
+
+#[derive(Args)]
+struct PassphraseArgs {
+    /// Encrypt the seed with a passphrase, asked twice on the terminal (or taken from
+    /// --passphrase-file or $SOTTO_PASSPHRASE, either of which also turns encryption on).
+    #[arg(long)]
+    passphrase: bool,
+
+    /// Read the passphrase from the first line of FILE (for scripts).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct NewArgs {
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+
+    /// Replace an existing account in this profile (it is lost unless you kept its phrase).
+    #[arg(long)]
+    force: bool,
+
+    /// Also write the QR code of the Session ID to FILE as a PNG.
+    #[arg(long, value_name = "FILE")]
+    qr_png: Option<PathBuf>,
+
+    /// Do not draw the QR code in the terminal.
+    #[arg(long)]
+    no_qr: bool,
+
+    /// Draw the QR code for dark text on a light background.
+    #[arg(long)]
+    light_terminal: bool,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// The recovery phrase; leave out (or give `-`) to read it from standard input.
+    #[arg(value_name = "PHRASE")]
+    phrase: Option<String>,
+
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+
+    /// Replace an existing account in this profile (it is lost unless you kept its phrase).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct ShowPhraseArgs {
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long, short)]
+    yes: bool,
+
+    /// Read the passphrase from the first line of FILE instead of asking.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct IdArgs {
+    /// Draw the Session ID as a QR code in the terminal.
+    #[arg(long, conflicts_with = "json")]
+    qr: bool,
+
+    /// Write the QR code of the Session ID to FILE as a PNG.
+    #[arg(long, value_name = "FILE")]
+    qr_png: Option<PathBuf>,
+
+    /// Draw the QR code for dark text on a light background.
+    #[arg(long, requires = "qr")]
+    light_terminal: bool,
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    /// The image file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Account(AccountCommand::New(args)) => account_new(global, args),
+        Command::Account(AccountCommand::Restore(args)) => account_restore(global, args),
+        Command::Account(AccountCommand::ShowPhrase(args)) => account_show_phrase(global, args),
+        Command::Account(AccountCommand::Info) => account_info(global),
+        Command::Id(args) => id(global, args),
+        Command::Qr(QrCommand::Decode(args)) => qr_decode(global, args),
+    }
+}
+
+/// The account directory: `--data-dir`, else `<data dir>/sotto/<profile>`.
+fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
+    let dir = match &global.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            check_profile(&global.profile)?;
+            dirs::data_dir()
+                .context(
+                    "cannot find your data directory (neither XDG_DATA_HOME nor HOME is set): \
+                     pass --data-dir DIR or set SOTTO_DATA_DIR",
+                )?
+                .join("sotto")
+                .join(&global.profile)
+        }
+    };
+    std::path::absolute(&dir)
+        .with_context(|| format!("cannot resolve the data directory {}", dir.display()))
+}
+
+/// A profile name becomes a directory name: keep it to one plain path component.
+fn check_profile(profile: &str) -> anyhow::Result<()> {
+    let ok = !profile.is_empty()
+        && profile.len() <= 64
+        && !profile.starts_with('.')
+        && profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        bail!(
+            "invalid profile name {profile:?}: use up to 64 letters, digits, '-', '_' or '.', not \
+             starting with '.'"
+        );
+    }
+    Ok(())
+}
+
+fn account_new(global: &Global, args: &NewArgs) -> anyhow::Result<()> {
+    let store = Store::new(data_dir(global)?);
+    if !args.force {
+        store.ensure_absent()?;
+    }
+    let passphrase = prompt::new_passphrase(
+        args.passphrase.passphrase,
+        args.passphrase.passphrase_file.as_deref(),
+    )?;
+
+    let account = Account::generate(&mut OsRng);
+    let session_id = account.session_id();
+    // Write the PNG first: if that fails, no account has been created.
+    if let Some(path) = &args.qr_png {
+        qr::write_png(&session_id, path)?;
+    }
+    let stored = StoredAccount::seal(&account, passphrase.as_ref(), &mut OsRng)?;
+    store.save(&stored, args.force)?;
+
+    let phrase = account.recovery_phrase();
+    if global.json {
+        return output::json(&output::NewAccount {
+            session_id: session_id.to_string(),
+            recovery_phrase: &phrase,
+            data_dir: output::path(store.dir()),
+            account_file: output::path(&store.account_path()),
+            encrypted: stored.is_encrypted(),
+            qr_png: args.qr_png.as_deref().map(output::path),
+        });
+    }
+    let mut text = zeroize::Zeroizing::new(format!(
+        "Created a new account in {} ({}).\n\n\
+         Session ID:\n  {session_id}\n\n\
+         Recovery phrase (write it down and keep it secret; anyone who has it controls this \
+         account):\n  {}\n",
+        store.dir().display(),
+        encryption_note(stored.is_encrypted()),
+        phrase.as_str(),
+    ));
+    if let Some(path) = &args.qr_png {
+        text.push_str(&format!("\nQR code written to {}.\n", path.display()));
+    }
+    if !args.no_qr {
+        text.push('\n');
+        text.push_str(&qr::render_terminal(&session_id, args.light_terminal)?);
+        text.push('\n');
+    }
+    output::stdout(&text)
+}
+
+fn encryption_note(encrypted: bool) -> &'static str {
+    if encrypted {
+        "seed encrypted with your passphrase"
+    } else {
+        "seed not encrypted: use --passphrase to protect it"
+    }
+}
+
+fn account_restore(global: &Global, args: &RestoreArgs) -> anyhow::Result<()> {
+    let store = Store::new(data_dir(global)?);
+    if !args.force {
+        store.ensure_absent()?;
+    }
+    let phrase = prompt::recovery_phrase(args.phrase.as_deref())?;
+    let account = Account::from_phrase(&phrase).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid recovery phrase: {e}; check the words against what you wrote down and try again"
+        )
+    })?;
+    let passphrase = prompt::new_passphrase(
+        args.passphrase.passphrase,
+        args.passphrase.passphrase_file.as_deref(),
+    )?;
+    let stored = StoredAccount::seal(&account, passphrase.as_ref(), &mut OsRng)?;
+    store.save(&stored, args.force)?;
+
+    let session_id = account.session_id();
+    if global.json {
+        return output::json(&output::RestoredAccount {
+            session_id: session_id.to_string(),
+            data_dir: output::path(store.dir()),
+            account_file: output::path(&store.account_path()),
+            encrypted: stored.is_encrypted(),
+        });
+    }
+    output::stdout(&format!(
+        "Restored account {session_id} into {} ({}).\n",
+        store.dir().display(),
+        encryption_note(stored.is_encrypted()),
+    ))
+}
+
+fn account_show_phrase(global: &Global, args: &ShowPhraseArgs) -> anyhow::Result<()> {
+    let store = Store::new(data_dir(global)?);
+    let stored = store.load()?;
+    if !args.yes {
+        match prompt::confirm(
+            "The recovery phrase gives full control of this account. Print it now?",
+        )? {
+            Some(true) => {}
+            Some(false) => bail!("cancelled: the recovery phrase was not shown"),
+            None => bail!(
+                "refusing to print the recovery phrase without confirmation: pass --yes to confirm \
+                 when not on a terminal"
+            ),
+        }
+    }
+    let account = unlock(&store, &stored, args.passphrase_file.as_deref())?;
+    let phrase = account.recovery_phrase();
+    if global.json {
+        return output::json(&output::Phrase {
+            session_id: stored.session_id().to_string(),
+            recovery_phrase: &phrase,
+        });
+    }
+    output::stdout(&zeroize::Zeroizing::new(format!("{}\n", phrase.as_str())))
+}
+
+/// Decrypts the account, asking for the passphrase if the seed is encrypted.
+fn unlock(
+    store: &Store,
+    stored: &StoredAccount,
+    passphrase_file: Option<&Path>,
+) -> anyhow::Result<Account> {
+    let passphrase = if stored.is_encrypted() {
+        Some(prompt::unlock_passphrase(passphrase_file, store.dir())?)
+    } else {
+        None
+    };
+    Ok(stored.unlock(passphrase.as_ref())?)
+}
+
+fn account_info(global: &Global) -> anyhow::Result<()> {
+    let store = Store::new(data_dir(global)?);
+    let stored = store.load()?;
+    let session_id = stored.session_id();
+    if global.json {
+        return output::json(&output::Info {
+            session_id: session_id.to_string(),
+            data_dir: output::path(store.dir()),
+            account_file: output::path(&store.account_path()),
+            encrypted: stored.is_encrypted(),
+            kdf: stored.kdf_params(),
+        });
+    }
+    let protection = match stored.kdf_params() {
+        Some(p) => format!(
+            "encrypted with a passphrase (Argon2id, {} MiB, {} passes, {} lane(s))",
+            p.m_cost_kib / 1024,
+            p.t_cost,
+            p.p_cost
+        ),
+        None => "not encrypted".to_owned(),
+    };
+    output::stdout(&format!(
+        "Session ID:   {session_id}\nData dir:     {}\nAccount file: {}\nSeed:         {protection}\n",
+        store.dir().display(),
+        store.account_path().display(),
+    ))
+}
+
+fn id(global: &Global, args: &IdArgs) -> anyhow::Result<()> {
+    let store = Store::new(data_dir(global)?);
+    let session_id: SessionId = store.load()?.session_id();
+    if let Some(path) = &args.qr_png {
+        qr::write_png(&session_id, path)?;
+    }
+    if global.json {
+        return output::json(&output::Id {
+            session_id: session_id.to_string(),
+            qr_png: args.qr_png.as_deref().map(output::path),
+        });
+    }
+    let mut text = format!("{session_id}\n");
+    if args.qr {
+        text.push('\n');
+        text.push_str(&qr::render_terminal(&session_id, args.light_terminal)?);
+        text.push('\n');
+    }
+    output::stdout(&text)
+}
+
+fn qr_decode(global: &Global, args: &DecodeArgs) -> anyhow::Result<()> {
+    let session_id = qr::decode_file(&args.file)?;
+    if global.json {
+        return output::json(&output::Decoded {
+            session_id: session_id.to_string(),
+            file: output::path(&args.file),
+        });
+    }
+    output::stdout(&format!("{session_id}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn profile_names() {
+        for good in ["default", "work", "a.b-c_d", "X1"] {
+            assert!(check_profile(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", ".hidden", "a/b", "a b", &"x".repeat(65)] {
+            assert!(check_profile(bad).is_err(), "{bad}");
+        }
+    }
+}
