@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod schema;
+mod store;
+
+pub use store::{
+    ExpireMode, ExpireResult, MAX_REVOKED_PER_ACCOUNT, NewMessage, RangeMessage, RetrieveLimits, RetrievePage,
+    Store, StoreError, StoreOutcome, StoredMessage, Usage,
+};

@@ -1,0 +1,39 @@
+//! The database schema. Version 1; later versions migrate forward from `user_version`.
+
+pub(crate) const VERSION: i64 = 1;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE owners (
+    id INTEGER PRIMARY KEY,
+    pubkey BLOB NOT NULL UNIQUE,         -- 33 bytes: prefix byte and key
+    swarm_space INTEGER NOT NULL          -- u64 position, stored order-preserving (see space_key)
+);
+CREATE INDEX owners_swarm_space ON owners(swarm_space);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    owner INTEGER NOT NULL REFERENCES owners(id) ON DELETE CASCADE,
+    namespace INTEGER NOT NULL DEFAULT 0,
+    timestamp INTEGER NOT NULL,
+    expiry INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX messages_expiry ON messages(expiry);
+CREATE INDEX messages_owner_ns ON messages(owner, namespace, id);
+
+CREATE TABLE revoked_subaccounts (
+    owner INTEGER NOT NULL REFERENCES owners(id) ON DELETE CASCADE,
+    token BLOB NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (owner, token)
+);
+
+-- An owner row goes when nothing refers to it any more.
+CREATE TRIGGER owner_cleanup_messages AFTER DELETE ON messages
+WHEN NOT EXISTS (SELECT 1 FROM messages WHERE owner = OLD.owner)
+ AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = OLD.owner)
+BEGIN
+    DELETE FROM owners WHERE id = OLD.owner;
+END;
+";

@@ -1,0 +1,724 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use sotto_identity::PrefixedId;
+use thiserror::Error;
+
+use crate::schema;
+
+/// How many revoked subaccount tokens are kept per account (the oldest are pruned).
+pub const MAX_REVOKED_PER_ACCOUNT: usize = 50;
+
+/// Why a store operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reached its size limit; nothing was written.
+    #[error("the message store is full")]
+    Full,
+    /// A value that cannot be stored (e.g. a time beyond the 63-bit range).
+    #[error("invalid value: {0}")]
+    InvalidInput(&'static str),
+    /// The file holds a newer schema than this version understands.
+    #[error("the database has schema version {found}; this build understands up to {supported}")]
+    SchemaTooNew {
+        /// The version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A row that does not decode (the file was changed by something else).
+    #[error("corrupt row in the message store: {0}")]
+    Corrupt(&'static str),
+    /// Any other SQLite failure.
+    #[error("database error: {0}")]
+    Database(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => Self::Full,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+/// A message to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The account (prefixed pubkey) the message is stored for.
+    pub owner: PrefixedId,
+    /// The owner's swarm-space position (computed by the caller from the pubkey).
+    pub swarm_space: u64,
+    /// The namespace.
+    pub namespace: i16,
+    /// The message hash (43-character base64 for client messages).
+    pub hash: String,
+    /// The sender's timestamp, ms.
+    pub timestamp_ms: u64,
+    /// When the message expires, ms.
+    pub expiry_ms: u64,
+    /// The message body.
+    pub data: Vec<u8>,
+}
+
+/// What a store did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// A new message.
+    Inserted,
+    /// The hash existed; its expiry was raised to this value.
+    Extended {
+        /// The new expiry, ms.
+        expiry_ms: u64,
+    },
+    /// The hash existed with an expiry at least as late; nothing changed.
+    Exists {
+        /// The existing expiry, ms.
+        expiry_ms: u64,
+    },
+}
+
+/// A stored message as retrieve returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The hash.
+    pub hash: String,
+    /// The namespace.
+    pub namespace: i16,
+    /// The sender's timestamp, ms.
+    pub timestamp_ms: u64,
+    /// The expiry, ms.
+    pub expiry_ms: u64,
+    /// The body.
+    pub data: Vec<u8>,
+}
+
+/// Retrieve limits; `None` means unspecified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetrieveLimits {
+    /// At most this many messages.
+    pub max_count: Option<usize>,
+    /// At most about this many bytes, counted as the storage server does:
+    /// `100 + hash length + data length · 4/3` per message. At least one message is always
+    /// returned when there is one.
+    pub max_size: Option<usize>,
+}
+
+/// One page of a retrieve.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetrievePage {
+    /// The messages, in insertion order.
+    pub messages: Vec<StoredMessage>,
+    /// Whether more messages follow.
+    pub more: bool,
+}
+
+/// Which expiries an expire request may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireMode {
+    /// Set the expiry whether it is earlier or later.
+    Set,
+    /// Only make expiries earlier.
+    Shorten,
+    /// Only make expiries later.
+    Extend,
+}
+
+/// What an expire changed, each list sorted by hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpireResult {
+    /// `(hash, new expiry)` of the messages whose expiry is now the requested one.
+    pub updated: Vec<(String, u64)>,
+    /// `(hash, current expiry)` of listed messages the mode did not allow to change.
+    pub unchanged: Vec<(String, u64)>,
+}
+
+/// A message handed to another node for replication, with its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeMessage {
+    /// The row id (a resumable position for paging).
+    pub row_id: i64,
+    /// The message with its owner.
+    pub message: NewMessage,
+}
+
+/// How much the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Messages stored (including expired ones not yet swept).
+    pub messages: u64,
+    /// Bytes the database file uses.
+    pub bytes: u64,
+    /// The size limit, bytes.
+    pub limit_bytes: u64,
+}
+
+/// The message store.
+pub struct Store {
+    conn: Connection,
+}
+
+/// Size of one message in the storage server's retrieve accounting.
+fn retrieve_size(hash: &str, data: &[u8]) -> usize {
+    100usize
+        .saturating_add(hash.len())
+        .saturating_add(data.len().saturating_mul(4) / 3)
+}
+
+/// Maps a u64 swarm-space position to an i64 with the same order.
+fn space_key(space: u64) -> i64 {
+    i64::from_be_bytes((space ^ (1 << 63)).to_be_bytes())
+}
+
+fn space_from_key(key: i64) -> u64 {
+    u64::from_be_bytes(key.to_be_bytes()) ^ (1 << 63)
+}
+
+fn to_i64(v: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::InvalidInput(what))
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative time"))
+}
+
+fn to_ns(v: i64) -> Result<i16, StoreError> {
+    i16::try_from(v).map_err(|_| StoreError::Corrupt("namespace out of range"))
+}
+
+/// Namespace filter: one namespace, or all of them.
+fn ns_clause(ns: Option<i16>) -> (&'static str, i64) {
+    match ns {
+        Some(n) => (" AND namespace = ?3", i64::from(n)),
+        // `?3 = ?3` keeps the parameter count the same.
+        None => (" AND ?3 = ?3", 0),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`, limited to about `limit_bytes`.
+    pub fn open(path: &Path, limit_bytes: u64) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path)?, limit_bytes)
+    }
+
+    /// An in-memory store, for tests and tools.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?, 1 << 30)
+    }
+
+    fn init(conn: Connection, limit_bytes: u64) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = to_i64(limit_bytes, "size limit")? / page_size.max(512);
+        conn.pragma_update(None, "max_page_count", pages.max(16))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > schema::VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: schema::VERSION,
+            });
+        }
+        if version == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN; {} PRAGMA user_version = {}; COMMIT;",
+                schema::SCHEMA,
+                schema::VERSION
+            ))?;
+        }
+        Ok(Self { conn })
+    }
+
+    fn owner_id(tx: &Connection, owner: &PrefixedId) -> Result<Option<i64>, StoreError> {
+        Ok(tx
+            .query_row(
+                "SELECT id FROM owners WHERE pubkey = ?1",
+                [&owner.to_bytes()[..]],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn ensure_owner(
+        tx: &Transaction<'_>,
+        owner: &PrefixedId,
+        space: u64,
+    ) -> Result<i64, StoreError> {
+        tx.execute(
+            "INSERT INTO owners (pubkey, swarm_space) VALUES (?1, ?2) ON CONFLICT(pubkey) DO NOTHING",
+            params![&owner.to_bytes()[..], space_key(space)],
+        )?;
+        Self::owner_id(tx, owner)?.ok_or(StoreError::Corrupt("owner row vanished"))
+    }
+
+    /// Stores a message. `public_outbox` replaces the owner's other messages in that namespace.
+    pub fn store(
+        &mut self,
+        msg: &NewMessage,
+        public_outbox: bool,
+    ) -> Result<StoreOutcome, StoreError> {
+        let (ts, expiry) = (
+            to_i64(msg.timestamp_ms, "timestamp")?,
+            to_i64(msg.expiry_ms, "expiry")?,
+        );
+        let tx = self.conn.transaction()?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT expiry FROM messages WHERE hash = ?1",
+                [&msg.hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let outcome = match existing {
+            Some(old) if old >= expiry => StoreOutcome::Exists {
+                expiry_ms: to_u64(old)?,
+            },
+            Some(_) => {
+                tx.execute(
+                    "UPDATE messages SET expiry = ?1 WHERE hash = ?2",
+                    params![expiry, &msg.hash],
+                )?;
+                StoreOutcome::Extended {
+                    expiry_ms: msg.expiry_ms,
+                }
+            }
+            None => {
+                let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
+                if public_outbox {
+                    tx.execute(
+                        "DELETE FROM messages WHERE owner = ?1 AND namespace = ?2",
+                        params![owner, msg.namespace],
+                    )?;
+                    // The trigger may have removed the owner with its last message.
+                }
+                let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
+                tx.execute(
+                    "INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![&msg.hash, owner, msg.namespace, ts, expiry, &msg.data],
+                )?;
+                StoreOutcome::Inserted
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Inserts replicated messages, ignoring hashes already present. Returns how many were new.
+    pub fn insert_replicated(
+        &mut self,
+        msgs: &[NewMessage],
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let now = to_i64(now_ms, "now")?;
+        let tx = self.conn.transaction()?;
+        let mut inserted = 0;
+        for msg in msgs {
+            let expiry = to_i64(msg.expiry_ms, "expiry")?;
+            if expiry <= now {
+                continue;
+            }
+            let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
+            inserted += tx.execute(
+                "INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(hash) DO NOTHING",
+                params![
+                    &msg.hash,
+                    owner,
+                    msg.namespace,
+                    to_i64(msg.timestamp_ms, "timestamp")?,
+                    expiry,
+                    &msg.data
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    /// Messages of `owner` in `namespace` after `last_hash` (from the start when it is `None` or
+    /// unknown in that namespace), excluding expired ones.
+    pub fn retrieve(
+        &self,
+        owner: &PrefixedId,
+        namespace: i16,
+        last_hash: Option<&str>,
+        limits: RetrieveLimits,
+        now_ms: u64,
+    ) -> Result<RetrievePage, StoreError> {
+        let Some(owner_id) = Self::owner_id(&self.conn, owner)? else {
+            return Ok(RetrievePage::default());
+        };
+        let after: i64 = match last_hash {
+            Some(h) => self
+                .conn
+                .query_row(
+                    "SELECT id FROM messages WHERE hash = ?1 AND owner = ?2 AND namespace = ?3",
+                    params![h, owner_id, namespace],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0),
+            None => 0,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hash, timestamp, expiry, data FROM messages
+             WHERE owner = ?1 AND namespace = ?2 AND id > ?3 AND expiry > ?4 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![owner_id, namespace, after, to_i64(now_ms, "now")?])?;
+        let mut page = RetrievePage::default();
+        let mut size = 0usize;
+        while let Some(row) = rows.next()? {
+            let hash: String = row.get(0)?;
+            let data: Vec<u8> = row.get(3)?;
+            let full_count = limits
+                .max_count
+                .is_some_and(|max| page.messages.len() >= max);
+            size = size.saturating_add(retrieve_size(&hash, &data));
+            let over_size =
+                limits.max_size.is_some_and(|max| size > max) && !page.messages.is_empty();
+            if full_count || over_size {
+                page.more = true;
+                break;
+            }
+            page.messages.push(StoredMessage {
+                hash,
+                namespace,
+                timestamp_ms: to_u64(row.get(1)?)?,
+                expiry_ms: to_u64(row.get(2)?)?,
+                data,
+            });
+        }
+        Ok(page)
+    }
+
+    /// Deletes the listed messages of `owner`; returns the hashes deleted, sorted.
+    pub fn delete(
+        &mut self,
+        owner: &PrefixedId,
+        hashes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut deleted = Vec::new();
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            for hash in hashes {
+                if stmt.execute(params![owner_id, hash])? > 0 {
+                    deleted.push(hash.clone());
+                }
+            }
+        }
+        tx.commit()?;
+        deleted.sort();
+        deleted.dedup();
+        Ok(deleted)
+    }
+
+    fn delete_where(
+        &mut self,
+        owner: &PrefixedId,
+        namespace: Option<i16>,
+        extra: &str,
+        bound: i64,
+    ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut deleted: BTreeMap<i16, Vec<String>> = BTreeMap::new();
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            let (ns_sql, ns) = ns_clause(namespace);
+            let sql = format!(
+                "DELETE FROM messages WHERE owner = ?1 AND {extra}{ns_sql} RETURNING namespace, hash"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let mut rows = stmt.query(params![owner_id, bound, ns])?;
+            while let Some(row) = rows.next()? {
+                deleted
+                    .entry(to_ns(row.get(0)?)?)
+                    .or_default()
+                    .push(row.get(1)?);
+            }
+        }
+        tx.commit()?;
+        deleted.values_mut().for_each(|v| v.sort());
+        Ok(deleted)
+    }
+
+    /// Deletes all of `owner`'s messages in `namespace` (all namespaces for `None`); returns the
+    /// deleted hashes by namespace, sorted.
+    pub fn delete_all(
+        &mut self,
+        owner: &PrefixedId,
+        namespace: Option<i16>,
+    ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
+        self.delete_where(owner, namespace, "?2 = ?2", 0)
+    }
+
+    /// Deletes `owner`'s messages with `timestamp ≤ before_ms`.
+    pub fn delete_before(
+        &mut self,
+        owner: &PrefixedId,
+        namespace: Option<i16>,
+        before_ms: u64,
+    ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
+        self.delete_where(
+            owner,
+            namespace,
+            "timestamp <= ?2",
+            to_i64(before_ms, "before")?,
+        )
+    }
+
+    /// Changes the expiries of listed messages (each with its own new expiry). Returns the updated
+    /// `(hash, expiry)` pairs and, for the listed messages that exist but were not changed, their
+    /// current expiry. Both sorted by hash.
+    pub fn expire(
+        &mut self,
+        owner: &PrefixedId,
+        changes: &[(String, u64)],
+        mode: ExpireMode,
+    ) -> Result<ExpireResult, StoreError> {
+        let tx = self.conn.transaction()?;
+        let (mut updated, mut unchanged) = (Vec::new(), Vec::new());
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            let mut get =
+                tx.prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            let mut set = tx
+                .prepare_cached("UPDATE messages SET expiry = ?3 WHERE owner = ?1 AND hash = ?2")?;
+            for (hash, new) in changes {
+                let new_i = to_i64(*new, "expiry")?;
+                let Some(old): Option<i64> = get
+                    .query_row(params![owner_id, hash], |r| r.get(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                let allowed = match mode {
+                    ExpireMode::Set => old != new_i,
+                    ExpireMode::Shorten => new_i < old,
+                    ExpireMode::Extend => new_i > old,
+                };
+                if allowed {
+                    set.execute(params![owner_id, hash, new_i])?;
+                    updated.push((hash.clone(), *new));
+                } else if old == new_i && mode == ExpireMode::Set {
+                    updated.push((hash.clone(), *new));
+                } else {
+                    unchanged.push((hash.clone(), to_u64(old)?));
+                }
+            }
+        }
+        tx.commit()?;
+        updated.sort();
+        unchanged.sort();
+        Ok(ExpireResult { updated, unchanged })
+    }
+
+    /// Shortens every expiry later than `expiry_ms` in `namespace` (all for `None`); returns the
+    /// updated hashes by namespace, sorted.
+    pub fn expire_all(
+        &mut self,
+        owner: &PrefixedId,
+        namespace: Option<i16>,
+        expiry_ms: u64,
+    ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
+        let expiry = to_i64(expiry_ms, "expiry")?;
+        let tx = self.conn.transaction()?;
+        let mut updated: BTreeMap<i16, Vec<String>> = BTreeMap::new();
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            let (ns_sql, ns) = ns_clause(namespace);
+            let sql = format!(
+                "UPDATE messages SET expiry = ?2 WHERE owner = ?1 AND expiry > ?2{ns_sql}
+                 RETURNING namespace, hash"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let mut rows = stmt.query(params![owner_id, expiry, ns])?;
+            while let Some(row) = rows.next()? {
+                updated
+                    .entry(to_ns(row.get(0)?)?)
+                    .or_default()
+                    .push(row.get(1)?);
+            }
+        }
+        tx.commit()?;
+        updated.values_mut().for_each(|v| v.sort());
+        Ok(updated)
+    }
+
+    /// The expiries of the listed messages that exist.
+    pub fn get_expiries(
+        &self,
+        owner: &PrefixedId,
+        hashes: &[String],
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut out = BTreeMap::new();
+        if let Some(owner_id) = Self::owner_id(&self.conn, owner)? {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT expiry FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            for hash in hashes {
+                if let Some(e) = stmt
+                    .query_row(params![owner_id, hash], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    out.insert(hash.clone(), to_u64(e)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes every message that has expired by `now_ms`; returns how many.
+    pub fn sweep_expired(&mut self, now_ms: u64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM messages WHERE expiry <= ?1",
+            [to_i64(now_ms, "now")?],
+        )?)
+    }
+
+    /// Records revoked subaccount tokens for `owner`, keeping the newest
+    /// [`MAX_REVOKED_PER_ACCOUNT`].
+    pub fn revoke(
+        &mut self,
+        owner: &PrefixedId,
+        space: u64,
+        tokens: &[[u8; 36]],
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let now = to_i64(now_ms, "now")?;
+        let tx = self.conn.transaction()?;
+        let owner_id = Self::ensure_owner(&tx, owner, space)?;
+        for token in tokens {
+            tx.execute(
+                "INSERT INTO revoked_subaccounts (owner, token, timestamp) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(owner, token) DO UPDATE SET timestamp = excluded.timestamp",
+                params![owner_id, &token[..], now],
+            )?;
+        }
+        tx.execute(
+            "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND rowid NOT IN
+             (SELECT rowid FROM revoked_subaccounts WHERE owner = ?1 ORDER BY timestamp DESC, rowid DESC LIMIT ?2)",
+            params![owner_id, MAX_REVOKED_PER_ACCOUNT],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes tokens from the revocation list; returns how many were there.
+    pub fn unrevoke(
+        &mut self,
+        owner: &PrefixedId,
+        tokens: &[[u8; 36]],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut count = 0;
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            for token in tokens {
+                count += tx.execute(
+                    "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
+                    params![owner_id, &token[..]],
+                )?;
+            }
+            tx.execute(
+                "DELETE FROM owners WHERE id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE owner = ?1)
+                 AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = ?1)",
+                [owner_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(count)
+    }
+
+    /// Whether `token` is revoked for `owner`.
+    pub fn is_revoked(&self, owner: &PrefixedId, token: &[u8; 36]) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM revoked_subaccounts r JOIN owners o ON o.id = r.owner
+                 WHERE o.pubkey = ?1 AND r.token = ?2",
+                params![&owner.to_bytes()[..], &token[..]],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Unexpired messages whose owner's swarm space lies in `(lower, upper]` (wrapping around when
+    /// `lower ≥ upper`), with row id greater than `after_row`, in row order, up to `max_bytes` of
+    /// data (at least one message when there is one). For handing data to another node.
+    pub fn range_after(
+        &self,
+        lower: u64,
+        upper: u64,
+        after_row: i64,
+        max_bytes: usize,
+        now_ms: u64,
+    ) -> Result<Vec<RangeMessage>, StoreError> {
+        let range = if lower < upper {
+            "o.swarm_space > ?1 AND o.swarm_space <= ?2"
+        } else {
+            "(o.swarm_space > ?1 OR o.swarm_space <= ?2)"
+        };
+        let sql = format!(
+            "SELECT m.id, o.pubkey, o.swarm_space, m.namespace, m.hash, m.timestamp, m.expiry, m.data
+             FROM messages m JOIN owners o ON o.id = m.owner
+             WHERE {range} AND m.id > ?3 AND m.expiry > ?4 ORDER BY m.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![
+            space_key(lower),
+            space_key(upper),
+            after_row,
+            to_i64(now_ms, "now")?
+        ])?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        while let Some(row) = rows.next()? {
+            let data: Vec<u8> = row.get(7)?;
+            bytes = bytes.saturating_add(data.len());
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            let pubkey: Vec<u8> = row.get(1)?;
+            out.push(RangeMessage {
+                row_id: row.get(0)?,
+                message: NewMessage {
+                    owner: PrefixedId::from_bytes(&pubkey)
+                        .map_err(|_| StoreError::Corrupt("owner pubkey"))?,
+                    swarm_space: space_from_key(row.get(2)?),
+                    namespace: to_ns(row.get(3)?)?,
+                    hash: row.get(4)?,
+                    timestamp_ms: to_u64(row.get(5)?)?,
+                    expiry_ms: to_u64(row.get(6)?)?,
+                    data,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// How much the store holds.
+    pub fn usage(&self) -> Result<Usage, StoreError> {
+        let messages: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        let page_size: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let max_pages: i64 = self
+            .conn
+            .pragma_query_value(None, "max_page_count", |r| r.get(0))?;
+        Ok(Usage {
+            messages: to_u64(messages)?,
+            bytes: to_u64(page_size.saturating_mul(pages))?,
+            limit_bytes: to_u64(page_size.saturating_mul(max_pages))?,
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! The store's semantics, on real SQLite files.
+
+use proptest::prelude::*;
+use sotto_identity::{IdPrefix, PrefixedId};
+use sotto_store::{
+    ExpireMode, ExpireResult, NewMessage, RetrieveLimits, Store, StoreError, StoreOutcome,
+};
+
+fn owner(n: u8) -> PrefixedId {
+    PrefixedId::new(IdPrefix::Standard, [n; 32])
+}
+
+fn msg(owner_n: u8, ns: i16, hash: &str, ts: u64, expiry: u64) -> NewMessage {
+    NewMessage {
+        owner: owner(owner_n),
+        swarm_space: u64::from(owner_n) << 56,
+        namespace: ns,
+        hash: hash.to_owned(),
+        timestamp_ms: ts,
+        expiry_ms: expiry,
+        data: format!("data of {hash}").into_bytes(),
+    }
+}
+
+fn hashes(store: &Store, o: u8, ns: i16, after: Option<&str>, now: u64) -> Vec<String> {
+    store
+        .retrieve(&owner(o), ns, after, RetrieveLimits::default(), now)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.hash)
+        .collect()
+}
+
+#[test]
+fn insert_extend_exists() {
+    let mut s = Store::open_in_memory().unwrap();
+    assert_eq!(
+        s.store(&msg(1, 0, "a", 10, 100), false).unwrap(),
+        StoreOutcome::Inserted
+    );
+    assert_eq!(
+        s.store(&msg(1, 0, "a", 10, 90), false).unwrap(),
+        StoreOutcome::Exists { expiry_ms: 100 }
+    );
+    assert_eq!(
+        s.store(&msg(1, 0, "a", 10, 100), false).unwrap(),
+        StoreOutcome::Exists { expiry_ms: 100 }
+    );
+    assert_eq!(
+        s.store(&msg(1, 0, "a", 10, 200), false).unwrap(),
+        StoreOutcome::Extended { expiry_ms: 200 }
+    );
+    assert_eq!(
+        s.get_expiries(&owner(1), &["a".into(), "zz".into()])
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![("a".into(), 200)]
+    );
+}
+
+#[test]
+fn public_outbox_is_a_singleton() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.store(&msg(1, -1, "a", 1, 100), true).unwrap();
+    s.store(&msg(1, 0, "b", 1, 100), false).unwrap();
+    s.store(&msg(1, -1, "c", 2, 100), true).unwrap();
+    assert_eq!(hashes(&s, 1, -1, None, 0), ["c"]);
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["b"]);
+}
+
+#[test]
+fn paging_by_last_hash_within_namespace_and_limits() {
+    let mut s = Store::open_in_memory().unwrap();
+    for i in 0..10 {
+        s.store(&msg(1, 0, &format!("h{i}"), i, 1000), false)
+            .unwrap();
+        s.store(&msg(1, 5, &format!("n{i}"), i, 1000), false)
+            .unwrap();
+        s.store(&msg(2, 0, &format!("o{i}"), i, 1000), false)
+            .unwrap();
+    }
+    assert_eq!(hashes(&s, 1, 0, Some("h6"), 0), ["h7", "h8", "h9"]);
+    // A hash from another namespace (or unknown) restarts from the beginning.
+    assert_eq!(hashes(&s, 1, 0, Some("n6"), 0).len(), 10);
+    assert_eq!(hashes(&s, 1, 0, Some("nope"), 0).len(), 10);
+    let page = s
+        .retrieve(
+            &owner(1),
+            0,
+            None,
+            RetrieveLimits {
+                max_count: Some(3),
+                max_size: None,
+            },
+            0,
+        )
+        .unwrap();
+    assert_eq!((page.messages.len(), page.more), (3, true));
+    // Each message counts 100 + 2 + 10·4/3 = 115 bytes: 250 bytes fit two.
+    let page = s
+        .retrieve(
+            &owner(1),
+            0,
+            None,
+            RetrieveLimits {
+                max_count: None,
+                max_size: Some(250),
+            },
+            0,
+        )
+        .unwrap();
+    assert_eq!((page.messages.len(), page.more), (2, true));
+    // At least one message is always returned.
+    let page = s
+        .retrieve(
+            &owner(1),
+            0,
+            None,
+            RetrieveLimits {
+                max_count: None,
+                max_size: Some(1),
+            },
+            0,
+        )
+        .unwrap();
+    assert_eq!((page.messages.len(), page.more), (1, true));
+    let page = s
+        .retrieve(&owner(1), 0, Some("h8"), RetrieveLimits::default(), 0)
+        .unwrap();
+    assert_eq!((page.messages.len(), page.more), (1, false));
+}
+
+#[test]
+fn expired_messages_are_hidden_then_swept() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.store(&msg(1, 0, "old", 1, 50), false).unwrap();
+    s.store(&msg(1, 0, "new", 1, 150), false).unwrap();
+    assert_eq!(hashes(&s, 1, 0, None, 100), ["new"]);
+    assert_eq!(s.sweep_expired(100).unwrap(), 1);
+    assert_eq!(s.usage().unwrap().messages, 1);
+    assert_eq!(s.sweep_expired(1000).unwrap(), 1);
+    assert_eq!(hashes(&s, 1, 0, None, 0), Vec::<String>::new());
+}
+
+#[test]
+fn deletes() {
+    let mut s = Store::open_in_memory().unwrap();
+    for (h, ns, ts) in [("a", 0, 10), ("b", 0, 20), ("c", 3, 30), ("d", 3, 40)] {
+        s.store(&msg(1, ns, h, ts, 1000), false).unwrap();
+    }
+    s.store(&msg(2, 0, "x", 1, 1000), false).unwrap();
+    // Another owner's hash is not deleted.
+    assert_eq!(
+        s.delete(&owner(1), &["x".into(), "b".into(), "b".into()])
+            .unwrap(),
+        ["b"]
+    );
+    let before = s.delete_before(&owner(1), None, 30).unwrap();
+    assert_eq!(
+        before.into_iter().collect::<Vec<_>>(),
+        vec![(0, vec!["a".to_owned()]), (3, vec!["c".to_owned()])]
+    );
+    let all = s.delete_all(&owner(1), Some(3)).unwrap();
+    assert_eq!(
+        all.into_iter().collect::<Vec<_>>(),
+        vec![(3, vec!["d".to_owned()])]
+    );
+    assert_eq!(hashes(&s, 2, 0, None, 0), ["x"]);
+    assert!(s.delete_all(&owner(9), None).unwrap().is_empty());
+}
+
+#[test]
+fn expire_modes() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.store(&msg(1, 0, "a", 1, 100), false).unwrap();
+    s.store(&msg(1, 0, "b", 1, 300), false).unwrap();
+    let changes = vec![
+        ("a".to_owned(), 200),
+        ("b".to_owned(), 200),
+        ("zz".to_owned(), 200),
+    ];
+    let ExpireResult { updated, unchanged } =
+        s.expire(&owner(1), &changes, ExpireMode::Shorten).unwrap();
+    assert_eq!(updated, [("b".to_owned(), 200)]);
+    assert_eq!(unchanged, [("a".to_owned(), 100)]);
+    let ExpireResult { updated, unchanged } = s
+        .expire(&owner(1), &[("a".into(), 250)], ExpireMode::Extend)
+        .unwrap();
+    assert_eq!((updated, unchanged), (vec![("a".to_owned(), 250)], vec![]));
+    let ExpireResult { updated, .. } = s
+        .expire(
+            &owner(1),
+            &[("a".into(), 50), ("b".into(), 200)],
+            ExpireMode::Set,
+        )
+        .unwrap();
+    assert_eq!(updated, [("a".to_owned(), 50), ("b".to_owned(), 200)]);
+    let all = s.expire_all(&owner(1), None, 100).unwrap();
+    assert_eq!(
+        all.into_iter().collect::<Vec<_>>(),
+        vec![(0, vec!["b".to_owned()])]
+    );
+    assert_eq!(
+        s.get_expiries(&owner(1), &["a".into(), "b".into()])
+            .unwrap()
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
+        [50, 100]
+    );
+}
+
+#[test]
+fn revocations_keep_the_newest_fifty_and_outlive_messages() {
+    let mut s = Store::open_in_memory().unwrap();
+    let token = |i: u8| [i; 36];
+    for i in 0..60u8 {
+        s.revoke(&owner(1), 7, &[token(i)], u64::from(i)).unwrap();
+    }
+    assert!(!s.is_revoked(&owner(1), &token(9)).unwrap());
+    assert!(s.is_revoked(&owner(1), &token(10)).unwrap());
+    assert!(s.is_revoked(&owner(1), &token(59)).unwrap());
+    s.store(&msg(1, 0, "m", 1, 10), false).unwrap();
+    s.sweep_expired(100).unwrap();
+    assert!(
+        s.is_revoked(&owner(1), &token(59)).unwrap(),
+        "revocation lost with the last message"
+    );
+    assert_eq!(s.unrevoke(&owner(1), &[token(59), token(3)]).unwrap(), 1);
+    assert!(!s.is_revoked(&owner(1), &token(59)).unwrap());
+}
+
+#[test]
+fn range_paging_with_wrap_around() {
+    let mut s = Store::open_in_memory().unwrap();
+    for o in [1u8, 0x40, 0x80, 0xf0] {
+        s.store(&msg(o, 0, &format!("m{o}"), 1, 1000), false)
+            .unwrap();
+        s.store(&msg(o, 2, &format!("n{o}"), 1, 1000), false)
+            .unwrap();
+    }
+    let pick = |lo: u64, hi: u64| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = s.range_after(lo, hi, after, 1, 0).unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.row_id;
+            out.extend(page.into_iter().map(|m| m.message.hash));
+        }
+        out
+    };
+    assert_eq!(pick(0x3f << 56, 0x80 << 56), ["m64", "n64", "m128", "n128"]);
+    // Wrapping: (0xe0…, 0x01…] holds 0xf0 and 1.
+    assert_eq!(pick(0xe0 << 56, 1 << 56), ["m1", "n1", "m240", "n240"]);
+    let back = s.range_after(0, u64::MAX, 0, usize::MAX, 0).unwrap();
+    assert_eq!(back.len(), 8);
+    assert_eq!(back[0].message, msg(1, 0, "m1", 1, 1000));
+}
+
+#[test]
+fn replicated_inserts_ignore_known_and_expired() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.store(&msg(1, 0, "a", 1, 100), false).unwrap();
+    let batch = [
+        msg(1, 0, "a", 1, 500),
+        msg(1, 0, "b", 1, 100),
+        msg(1, 0, "c", 1, 5),
+    ];
+    assert_eq!(s.insert_replicated(&batch, 10).unwrap(), 1);
+    assert_eq!(
+        s.get_expiries(&owner(1), &["a".into()]).unwrap()["a"],
+        100,
+        "replication must not extend"
+    );
+}
+
+#[test]
+fn a_full_store_fails_cleanly_and_keeps_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("full.db"), 256 * 1024).unwrap();
+    let mut stored = 0;
+    let err = loop {
+        let mut m = msg(1, 0, &format!("h{stored}"), 1, 1000);
+        m.data = vec![7; 8000];
+        match s.store(&m, false) {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 1000, "the size limit is not enforced");
+    };
+    assert!(matches!(err, StoreError::Full), "{err:?}");
+    assert!(stored > 5);
+    assert_eq!(hashes(&s, 1, 0, None, 0).len(), stored);
+    // Space freed by deletes is reused.
+    s.delete_all(&owner(1), None).unwrap();
+    s.store(&msg(1, 0, "again", 1, 1000), false).unwrap();
+}
+
+#[test]
+fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let mut s = Store::open(&path, 1 << 24).unwrap();
+        s.store(&msg(1, 0, "kept", 1, 1000), false).unwrap();
+    }
+    let s = Store::open(&path, 1 << 24).unwrap();
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["kept"]);
+}
+
+proptest! {
+    #[test]
+    fn retrieve_pages_cover_everything_once(n in 0usize..40, count in 1usize..7, size in 100usize..600) {
+        let mut s = Store::open_in_memory().unwrap();
+        for i in 0..n {
+            s.store(&msg(1, 0, &format!("h{i:02}"), i as u64, 1000), false).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let limits = RetrieveLimits { max_count: Some(count), max_size: Some(size) };
+            let page = s.retrieve(&owner(1), 0, last.as_deref(), limits, 0).unwrap();
+            prop_assert!(page.messages.len() <= count);
+            last = page.messages.last().map(|m| m.hash.clone()).or(last);
+            seen.extend(page.messages.into_iter().map(|m| m.hash));
+            if !page.more { break; }
+        }
+        let want: Vec<String> = (0..n).map(|i| format!("h{i:02}")).collect();
+        prop_assert_eq!(seen, want);
+    }
+}
