@@ -11,6 +11,47 @@ pub const AES_GCM_NONCE_LEN: usize = 12;
 /// Authentication tag length of both AEADs.
 pub const AEAD_TAG_LEN: usize = 16;
 
+fn seal<A: Aead + KeyInit>(
+    key: &SymmetricKey,
+    nonce: &chacha20poly1305::aead::Nonce<A>,
+    aad: &[u8],
+    msg: &[u8],
+    what: &'static str,
+) -> Result<Vec<u8>, CryptoError> {
+    let cipher =
+        A::new_from_slice(key.expose()).map_err(|_| CryptoError::InvalidParameter(what))?;
+    cipher
+        .encrypt(nonce, Payload { msg, aad })
+        .map_err(|_| CryptoError::InvalidParameter(what))
+}
+
+fn open<A: Aead + KeyInit>(
+    key: &SymmetricKey,
+    nonce: &chacha20poly1305::aead::Nonce<A>,
+    aad: &[u8],
+    ciphertext: &[u8],
+    what: &'static str,
+) -> Result<Vec<u8>, CryptoError> {
+    if ciphertext.len() < AEAD_TAG_LEN {
+        return Err(CryptoError::TooShort {
+            what,
+            min: AEAD_TAG_LEN,
+            found: ciphertext.len(),
+        });
+    }
+    let cipher =
+        A::new_from_slice(key.expose()).map_err(|_| CryptoError::InvalidParameter(what))?;
+    cipher
+        .decrypt(
+            nonce,
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| CryptoError::Decrypt)
+}
+
 /// XChaCha20-Poly1305-IETF encryption (libsodium `crypto_aead_xchacha20poly1305_ietf_encrypt`):
 /// returns `ciphertext ‖ tag`.
 pub fn xchacha20poly1305_encrypt(
@@ -19,9 +60,7 @@ pub fn xchacha20poly1305_encrypt(
     aad: &[u8],
     msg: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    XChaCha20Poly1305::new(key.expose().into())
-        .encrypt(nonce.into(), Payload { msg, aad })
-        .map_err(|_| CryptoError::InvalidParameter("message too long for XChaCha20-Poly1305"))
+    seal::<XChaCha20Poly1305>(key, nonce.into(), aad, msg, "XChaCha20-Poly1305 message")
 }
 
 /// XChaCha20-Poly1305-IETF decryption of `ciphertext ‖ tag`.
@@ -31,22 +70,13 @@ pub fn xchacha20poly1305_decrypt(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    if ciphertext.len() < AEAD_TAG_LEN {
-        return Err(CryptoError::TooShort {
-            what: "XChaCha20-Poly1305 ciphertext",
-            min: AEAD_TAG_LEN,
-            found: ciphertext.len(),
-        });
-    }
-    XChaCha20Poly1305::new(key.expose().into())
-        .decrypt(
-            nonce.into(),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .map_err(|_| CryptoError::Decrypt)
+    open::<XChaCha20Poly1305>(
+        key,
+        nonce.into(),
+        aad,
+        ciphertext,
+        "XChaCha20-Poly1305 ciphertext",
+    )
 }
 
 /// AES-256-GCM encryption: returns `ciphertext ‖ tag`.
@@ -56,9 +86,7 @@ pub fn aes256gcm_encrypt(
     aad: &[u8],
     msg: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    Aes256Gcm::new(key.expose().into())
-        .encrypt(nonce.into(), Payload { msg, aad })
-        .map_err(|_| CryptoError::InvalidParameter("message too long for AES-256-GCM"))
+    seal::<Aes256Gcm>(key, nonce.into(), aad, msg, "AES-256-GCM message")
 }
 
 /// AES-256-GCM decryption of `ciphertext ‖ tag`.
@@ -68,22 +96,7 @@ pub fn aes256gcm_decrypt(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    if ciphertext.len() < AEAD_TAG_LEN {
-        return Err(CryptoError::TooShort {
-            what: "AES-256-GCM ciphertext",
-            min: AEAD_TAG_LEN,
-            found: ciphertext.len(),
-        });
-    }
-    Aes256Gcm::new(key.expose().into())
-        .decrypt(
-            nonce.into(),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .map_err(|_| CryptoError::Decrypt)
+    open::<Aes256Gcm>(key, nonce.into(), aad, ciphertext, "AES-256-GCM ciphertext")
 }
 
 #[cfg(test)]
