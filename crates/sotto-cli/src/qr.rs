@@ -270,7 +270,11 @@ mod tests {
         let height = rows.len() as u32 * 2;
         GrayImage::from_fn(width * scale, height * scale, |x, y| {
             let (top, bottom) = rows[(y / scale / 2) as usize][(x / scale) as usize];
-            let filled = if (y / scale) % 2 == 0 { top } else { bottom };
+            let filled = if (y / scale).is_multiple_of(2) {
+                top
+            } else {
+                bottom
+            };
             // A filled cell is a light module unless drawing dark on light.
             Luma([if filled != dark_on_light { 255 } else { 0 }])
         })

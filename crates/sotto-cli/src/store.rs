@@ -396,10 +396,10 @@ impl StoredAccount {
             SeedRepr::Encrypted(enc) => SeedState::Encrypted(enc.validate().map_err(damaged)?),
         };
         let stored = Self { session_id, seed };
-        if let SeedState::Plain(seed) = &stored.seed {
-            if seed.account().session_id() != session_id {
-                return Err(StoreError::SeedMismatch { session_id });
-            }
+        if let SeedState::Plain(seed) = &stored.seed
+            && seed.account().session_id() != session_id
+        {
+            return Err(StoreError::SeedMismatch { session_id });
         }
         Ok(stored)
     }

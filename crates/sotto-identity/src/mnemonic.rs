@@ -119,7 +119,7 @@ fn checksum_index<'a>(data_words: impl ExactSizeIterator<Item = &'a str>) -> usi
 
 /// Encodes bytes (a multiple of 4 long) as words, appending the checksum word if asked.
 pub fn encode(data: &[u8], with_checksum: bool) -> Result<Zeroizing<String>, MnemonicError> {
-    if data.len() % 4 != 0 || data.is_empty() {
+    if !data.len().is_multiple_of(4) || data.is_empty() {
         return Err(MnemonicError::DataLength { len: data.len() });
     }
     let mut out: Vec<&'static str> = Vec::with_capacity(data.len() / 4 * 3 + 1);

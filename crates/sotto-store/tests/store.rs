@@ -1,4 +1,5 @@
 //! The store's semantics, on real SQLite files.
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 use proptest::prelude::*;
 use sotto_identity::{IdPrefix, PrefixedId};
