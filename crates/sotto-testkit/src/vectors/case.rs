@@ -158,6 +158,14 @@ impl<'a> Case<'a> {
             .collect()
     }
 
+    /// A required list of JSON values (e.g. a list of objects the handler reads itself).
+    pub fn json_list(&self, key: &str) -> Result<&'a [Value], String> {
+        self.raw(key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("missing list field {key}"))
+    }
+
     /// A string inside `intermediate`, if present.
     pub fn intermediate_str(&self, key: &str) -> Result<Option<&'a str>, String> {
         self.fields
@@ -168,6 +176,25 @@ impl<'a> Case<'a> {
                     .ok_or_else(|| format!("intermediate.{key} is not a string"))
             })
             .transpose()
+    }
+
+    /// An unsigned integer inside `intermediate` (a JSON number or a decimal string), if present.
+    pub fn intermediate_u64(&self, key: &str) -> Result<Option<u64>, String> {
+        self.fields
+            .get("intermediate")
+            .and_then(|i| i.get(key))
+            .map(|v| match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            })
+            .map(|n| n.ok_or_else(|| format!("intermediate.{key} is not a u64")))
+            .transpose()
+    }
+
+    /// A required field of any JSON type (an object or `_json` value the handler reads itself).
+    pub fn json(&self, key: &str) -> Result<&'a Value, String> {
+        self.raw(key).ok_or_else(|| format!("missing field {key}"))
     }
 
     /// Whether the case must be rejected.

@@ -5,6 +5,7 @@ mod case;
 mod identity;
 mod mnemonic;
 mod sogs;
+mod swarm;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ pub fn handler(suite: &str, group: &str) -> Option<Handler> {
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
         "sogs" => sogs::handler(group),
+        "swarm" => swarm::handler(group),
         _ => None,
     }
 }
