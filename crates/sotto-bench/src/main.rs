@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod attachment;
 mod crypto;
 mod harness;
 
@@ -15,11 +16,18 @@ type Bench = (
 );
 
 /// Every benchmark, by name.
-const BENCHES: &[Bench] = &[(
-    "crypto",
-    "sealed-box opens vs X25519; secretstream vs raw XChaCha20-Poly1305",
-    crypto::run,
-)];
+const BENCHES: &[Bench] = &[
+    (
+        "crypto",
+        "sealed-box opens vs X25519; secretstream vs raw XChaCha20-Poly1305",
+        crypto::run,
+    ),
+    (
+        "attachment",
+        "10 MB attachment encrypt/decrypt in both formats vs raw XChaCha20-Poly1305 and AES-CBC",
+        attachment::measure,
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

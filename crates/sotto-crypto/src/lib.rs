@@ -2,8 +2,10 @@
 
 mod aead;
 mod blake2b;
+mod cbc;
 mod ed25519;
 mod error;
+mod hmac;
 mod scalar;
 mod sealed_box;
 mod secret;
@@ -15,8 +17,10 @@ pub use aead::{
     xchacha20poly1305_decrypt, xchacha20poly1305_encrypt,
 };
 pub use blake2b::{Blake2b, blake2b_32, blake2b_64};
+pub use cbc::{AES_CBC_IV_LEN, aes256cbc_decrypt, aes256cbc_encrypt};
 pub use ed25519::{Ed25519PublicKey, Ed25519SecretKey, SIGNATURE_LEN, Signature};
 pub use error::CryptoError;
+pub use hmac::hmac_sha256;
 pub use scalar::{SecretScalar, sha512};
 pub use sealed_box::{SEALED_BOX_OVERHEAD, box_seed_keypair, seal, seal_open, seal_with_ephemeral};
 pub use secret::{SecretBytes, SymmetricKey, ct_eq};

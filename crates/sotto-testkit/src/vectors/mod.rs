@@ -1,5 +1,6 @@
 //! The conformance-vector runner.
 
+mod attachment;
 mod blinding;
 mod case;
 mod identity;
@@ -20,6 +21,7 @@ pub type Handler = fn(&Case<'_>) -> CaseResult;
 #[must_use]
 pub fn handler(suite: &str, group: &str) -> Option<Handler> {
     match suite {
+        "attachment" => attachment::handler(group),
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
