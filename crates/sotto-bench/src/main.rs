@@ -3,6 +3,7 @@
 mod attachment;
 mod crypto;
 mod harness;
+mod onion;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,11 @@ const BENCHES: &[Bench] = &[
         "attachment",
         "10 MB attachment encrypt/decrypt in both formats vs raw XChaCha20-Poly1305 and AES-CBC",
         attachment::measure,
+    ),
+    (
+        "onion",
+        "onion layer peels (1 KiB, per enc_type) vs X25519; 3-hop onion builds",
+        onion::run,
     ),
 ];
 

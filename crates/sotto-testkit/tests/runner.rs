@@ -19,9 +19,12 @@ fn write_suite(dir: &Path, suite: &str, groups: Value) {
 fn project_vectors_all_pass() {
     let report = run_dirs(&[project_vectors()]);
     assert!(report.ok(), "{:#?}\n{}", report.failures, report.summary());
-    for suite in ["identity", "mnemonic", "blinding", "sogs"] {
+    // Every suite file in the directory ran, and passed at least one case.
+    for entry in std::fs::read_dir(project_vectors()).unwrap() {
+        let path = entry.unwrap().path();
+        let suite = path.file_stem().unwrap().to_str().unwrap().to_owned();
         assert!(
-            report.suites.iter().any(|(s, p, _)| s == suite && *p > 0),
+            report.suites.iter().any(|(s, p, _)| *s == suite && *p > 0),
             "suite {suite} did not run"
         );
     }

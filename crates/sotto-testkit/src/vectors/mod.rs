@@ -5,6 +5,7 @@ mod blinding;
 mod case;
 mod identity;
 mod mnemonic;
+mod onion;
 mod sogs;
 mod swarm;
 
@@ -25,6 +26,7 @@ pub fn handler(suite: &str, group: &str) -> Option<Handler> {
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
+        "onion" => onion::handler(group),
         "sogs" => sogs::handler(group),
         "swarm" => swarm::handler(group),
         _ => None,

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+mod build;
+mod error;
+pub mod hop;
+pub mod layer;
+pub mod path;
+mod peel;
+mod response;
+pub mod url;
+mod v4;
+
+pub use build::{BuiltOnion, Destination, NodeKeys, ServerDestination, build};
+pub use error::OnionError;
+pub use hop::{EncType, HopKey, X25519Keypair};
+pub use peel::{Decision, FinalDestination, OnionRequest, OpenedLayer, Protocol, RelayToServer};
+pub use response::{ReplyBody, ReplyOptions, ResponseKey, V3Response, seal_v3, v3_plaintext};
+pub use v4::{Headers, V4_TARGET, V4Request, V4Response};
+
+/// The most hops a request may have crossed when a node receives it; beyond it the node
+/// answers 400 "onion request max path length exceeded".
+pub const MAX_HOPS: u64 = 15;
