@@ -4,6 +4,7 @@
 //! cargo xtask vectors [DIR…]     run the conformance vectors (default: test-vectors)
 //! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
 //! cargo xtask bench NAME          run a benchmark in release mode on one core
+//! cargo xtask codegen [--check]  regenerate (or check) the Rust code for proto/*.proto
 //! cargo xtask ci                 fmt, clippy, tests, vectors, fuzz build: what CI runs
 //! ```
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+
+mod codegen;
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -26,8 +29,11 @@ Commands:
                       `taskset` exists); prints each figure with its ratio to a bound
                       measured in the same run and writes target/bench/NAME.json.
                       `cargo xtask bench` alone lists the benchmarks.
+  codegen [--check]   Regenerate crates/sotto-envelope/src/generated/ from proto/*.proto
+                      (pure Rust: protox + prost-build, no protoc). --check fails if the
+                      committed code is stale.
   ci                  What CI runs: cargo fmt --check, clippy -D warnings, the test
-                      suite, the vectors and a build of every fuzz target.
+                      suite, codegen --check, the vectors and a build of every fuzz target.
   help                This text.
 ";
 
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
         Some("vectors") => vectors(args.get(1..).unwrap_or_default()),
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("bench") => bench(args.get(1..).unwrap_or_default()),
+        Some("codegen") => codegen::codegen(args.get(1..).unwrap_or_default()),
         Some("ci") => ci(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -206,6 +213,9 @@ fn ci() -> Result<bool> {
         if !run(program, args, &[])? {
             bail!("`{program} {}` failed", args.join(" "));
         }
+    }
+    if !codegen::codegen(&["--check".to_owned()])? {
+        bail!("generated protobuf code is stale");
     }
     if !fuzz(&["--build-only".to_owned()])? {
         bail!("the fuzz targets do not build");

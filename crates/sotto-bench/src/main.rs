@@ -3,6 +3,7 @@
 mod attachment;
 mod crypto;
 mod harness;
+mod messages;
 mod onion;
 
 use std::process::ExitCode;
@@ -24,9 +25,10 @@ const BENCHES: &[Bench] = &[
         crypto::run,
     ),
     (
-        "attachment",
-        "10 MB attachment encrypt/decrypt in both formats vs raw XChaCha20-Poly1305 and AES-CBC",
-        attachment::measure,
+        "messages",
+        "1:1 encrypt/decrypt of a 1 KiB Content vs X25519 and Ed25519; 10 MB attachments in both \
+         formats vs raw XChaCha20-Poly1305 and AES-CBC",
+        messages::run,
     ),
     (
         "onion",

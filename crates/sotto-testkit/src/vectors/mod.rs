@@ -3,9 +3,11 @@
 mod attachment;
 mod blinding;
 mod case;
+mod envelope;
 mod identity;
 mod mnemonic;
 mod onion;
+mod session;
 mod sogs;
 mod swarm;
 
@@ -23,10 +25,12 @@ pub type Handler = fn(&Case<'_>) -> CaseResult;
 pub fn handler(suite: &str, group: &str) -> Option<Handler> {
     match suite {
         "attachment" => attachment::handler(group),
+        "envelope" => envelope::handler(group),
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
         "onion" => onion::handler(group),
+        "session" => session::handler(group),
         "sogs" => sogs::handler(group),
         "swarm" => swarm::handler(group),
         _ => None,
