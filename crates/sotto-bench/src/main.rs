@@ -5,6 +5,7 @@ mod crypto;
 mod harness;
 mod messages;
 mod onion;
+mod rpc;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,11 @@ const BENCHES: &[Bench] = &[
         "onion",
         "onion layer peels (1 KiB, per enc_type) vs X25519; 3-hop onion builds",
         onion::run,
+    ),
+    (
+        "rpc",
+        "storage request parse + check (signed store, subaccount retrieve) vs Ed25519 verify",
+        rpc::run,
     ),
 ];
 

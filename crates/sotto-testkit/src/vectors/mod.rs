@@ -9,6 +9,7 @@ mod mnemonic;
 mod onion;
 mod session;
 mod sogs;
+mod storage_rpc;
 mod swarm;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub fn handler(suite: &str, group: &str) -> Option<Handler> {
         "onion" => onion::handler(group),
         "session" => session::handler(group),
         "sogs" => sogs::handler(group),
+        "storage_rpc" => storage_rpc::handler(group),
         "swarm" => swarm::handler(group),
         _ => None,
     }
