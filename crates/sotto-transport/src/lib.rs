@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod error;
+mod message;
+mod server;
+mod tls;
+
+pub use client::HttpsClient;
+pub use error::TransportError;
+pub use message::{Request, Response};
+pub use server::serve;
+pub use tls::TlsIdentity;
