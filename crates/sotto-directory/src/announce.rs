@@ -1,0 +1,448 @@
+//! What nodes send the directory: signed registrations (`POST /register`) and uptime proofs
+//! (`POST /proof`). A value of [`Registration`] or [`Proof`] always carries a signature that
+//! verifies; whether the directory accepts it (clock, allowlist, replay) is
+//! [`crate::Directory`]'s decision.
+
+use core::num::NonZeroU16;
+use std::net::Ipv4Addr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, Signature};
+use sotto_swarm::{NodeListing, NodeVersion, SwarmId};
+use thiserror::Error;
+
+/// Why a registration or proof body was refused before any state was looked at.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AnnounceError {
+    /// Not a JSON object with the expected fields and types.
+    #[error("announcement body: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A key field is not 64 hex digits.
+    #[error("announcement body: {field} is not 64 hex digits")]
+    KeyHex {
+        /// `pubkey_ed25519` or `pubkey_x25519`.
+        field: &'static str,
+    },
+    /// `pubkey_ed25519` is not a usable Ed25519 public key.
+    #[error("announcement body: pubkey_ed25519 is not a valid Ed25519 public key")]
+    InvalidKey,
+    /// `pubkey_x25519` is not the X25519 form of `pubkey_ed25519`.
+    #[error("announcement body: pubkey_x25519 is not the X25519 form of pubkey_ed25519")]
+    KeyMismatch,
+    /// `public_ip` is not a dotted IPv4 address, or is 0.0.0.0.
+    #[error("announcement body: public_ip is not a concrete IPv4 address")]
+    InvalidAddress,
+    /// `storage_port` is 0.
+    #[error("announcement body: storage_port is 0")]
+    ZeroPort,
+    /// `signature` is not base64 of 64 bytes.
+    #[error("announcement body: signature is not base64 of 64 bytes")]
+    SignatureEncoding,
+    /// The signature does not verify under `pubkey_ed25519`.
+    #[error("announcement signature does not verify")]
+    BadSignature,
+}
+
+/// A node's signed announcement of its keys, address, port and version.
+///
+/// JSON (`POST /register`): `{"pubkey_ed25519", "pubkey_x25519", "public_ip", "storage_port",
+/// "version": [a, b, c], "timestamp" (ms), "signature" (base64)}`, signed by the node's
+/// Ed25519 key over the UTF-8 string `"register" ‖ pubkey_ed25519 hex ‖ pubkey_x25519 hex ‖
+/// ip ‖ port ‖ a.b.c ‖ timestamp` (lowercase hex, decimal numbers, no separators).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    listing: NodeListing,
+    timestamp_ms: u64,
+    signature: Signature,
+}
+
+impl Registration {
+    /// Signs a registration for the node with key `node_key`, reachable over HTTPS at
+    /// `public_ip:storage_port`, made at `timestamp_ms` (Unix milliseconds).
+    pub fn sign(
+        node_key: &Ed25519SecretKey,
+        public_ip: Ipv4Addr,
+        storage_port: u16,
+        version: NodeVersion,
+        timestamp_ms: u64,
+    ) -> Result<Self, AnnounceError> {
+        let listing = listing(node_key.public_key(), public_ip, storage_port, version)?;
+        let signature = node_key.sign(registration_message(&listing, timestamp_ms).as_bytes());
+        Ok(Self {
+            listing,
+            timestamp_ms,
+            signature,
+        })
+    }
+
+    /// Reads a registration body and checks its signature.
+    pub fn from_json(body: &[u8]) -> Result<Self, AnnounceError> {
+        let raw: RawRegistration = serde_json::from_slice(body)?;
+        let ed = Ed25519PublicKey(key_hex(&raw.pubkey_ed25519, "pubkey_ed25519")?);
+        let x = key_hex(&raw.pubkey_x25519, "pubkey_x25519")?;
+        let ip: Ipv4Addr = raw
+            .public_ip
+            .parse()
+            .map_err(|_| AnnounceError::InvalidAddress)?;
+        let listing = listing(ed, ip, raw.storage_port, raw.version)?;
+        if listing.pubkey_x25519().0 != x {
+            return Err(AnnounceError::KeyMismatch);
+        }
+        let signature = signature_b64(&raw.signature)?;
+        ed.verify(
+            registration_message(&listing, raw.timestamp).as_bytes(),
+            &signature,
+        )
+        .map_err(|_| AnnounceError::BadSignature)?;
+        Ok(Self {
+            listing,
+            timestamp_ms: raw.timestamp,
+            signature,
+        })
+    }
+
+    /// The body to `POST /register`.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let l = &self.listing;
+        serde_json::json!({
+            "pubkey_ed25519": hex::encode(l.pubkey_ed25519().as_bytes()),
+            "pubkey_x25519": hex::encode(l.pubkey_x25519().as_bytes()),
+            "public_ip": l.public_ip().to_string(),
+            "storage_port": l.storage_port(),
+            "version": l.version(),
+            "timestamp": self.timestamp_ms,
+            "signature": STANDARD.encode(self.signature.to_bytes()),
+        })
+        .to_string()
+    }
+
+    /// The node's Ed25519 identity key.
+    #[must_use]
+    pub fn pubkey(&self) -> Ed25519PublicKey {
+        self.listing.pubkey_ed25519()
+    }
+
+    /// What the node announced, as a listing without a swarm.
+    #[must_use]
+    pub fn listing(&self) -> &NodeListing {
+        &self.listing
+    }
+
+    /// When the node signed it (Unix milliseconds, the node's clock).
+    #[must_use]
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+}
+
+/// A node's signed "I am still up" (`POST /proof`).
+///
+/// JSON: `{"pubkey_ed25519", "timestamp" (ms), "signature" (base64)}`, signed over the UTF-8
+/// string `"proof" ‖ pubkey_ed25519 hex ‖ timestamp`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    pubkey: Ed25519PublicKey,
+    timestamp_ms: u64,
+    signature: Signature,
+}
+
+impl Proof {
+    /// Signs an uptime proof made at `timestamp_ms` (Unix milliseconds).
+    #[must_use]
+    pub fn sign(node_key: &Ed25519SecretKey, timestamp_ms: u64) -> Self {
+        let pubkey = node_key.public_key();
+        Self {
+            pubkey,
+            timestamp_ms,
+            signature: node_key.sign(proof_message(&pubkey, timestamp_ms).as_bytes()),
+        }
+    }
+
+    /// Reads a proof body and checks its signature.
+    pub fn from_json(body: &[u8]) -> Result<Self, AnnounceError> {
+        let raw: RawProof = serde_json::from_slice(body)?;
+        let pubkey = Ed25519PublicKey(key_hex(&raw.pubkey_ed25519, "pubkey_ed25519")?);
+        let signature = signature_b64(&raw.signature)?;
+        pubkey
+            .verify(proof_message(&pubkey, raw.timestamp).as_bytes(), &signature)
+            .map_err(|_| AnnounceError::BadSignature)?;
+        Ok(Self {
+            pubkey,
+            timestamp_ms: raw.timestamp,
+            signature,
+        })
+    }
+
+    /// The body to `POST /proof`.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "pubkey_ed25519": hex::encode(self.pubkey.as_bytes()),
+            "timestamp": self.timestamp_ms,
+            "signature": STANDARD.encode(self.signature.to_bytes()),
+        })
+        .to_string()
+    }
+
+    /// The node's Ed25519 identity key.
+    #[must_use]
+    pub fn pubkey(&self) -> Ed25519PublicKey {
+        self.pubkey
+    }
+
+    /// When the node signed it (Unix milliseconds, the node's clock).
+    #[must_use]
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+}
+
+/// The directory's answer to an accepted registration or proof.
+///
+/// JSON: `{"height", "epoch", "active", "swarm_id"}`; `swarm_id` is 2⁶⁴ − 1 while the node has
+/// no swarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The node list's height after the announcement.
+    pub height: u64,
+    /// The epoch after the announcement.
+    pub epoch: u64,
+    /// Whether the node is in the active set.
+    pub active: bool,
+    /// The node's swarm.
+    pub swarm_id: SwarmId,
+}
+
+fn listing(
+    key: Ed25519PublicKey,
+    ip: Ipv4Addr,
+    port: u16,
+    version: NodeVersion,
+) -> Result<NodeListing, AnnounceError> {
+    if ip.is_unspecified() {
+        return Err(AnnounceError::InvalidAddress);
+    }
+    if NonZeroU16::new(port).is_none() {
+        return Err(AnnounceError::ZeroPort);
+    }
+    NodeListing::new(key, ip, port, sotto_swarm::INVALID_SWARM_ID, version)
+        .map_err(|_| AnnounceError::InvalidKey)
+}
+
+fn registration_message(listing: &NodeListing, timestamp_ms: u64) -> String {
+    format!(
+        "register{}{}{}{}{}{}",
+        hex::encode(listing.pubkey_ed25519().as_bytes()),
+        hex::encode(listing.pubkey_x25519().as_bytes()),
+        listing.public_ip(),
+        listing.storage_port(),
+        listing.version(),
+        timestamp_ms
+    )
+}
+
+fn proof_message(pubkey: &Ed25519PublicKey, timestamp_ms: u64) -> String {
+    format!("proof{}{}", hex::encode(pubkey.as_bytes()), timestamp_ms)
+}
+
+pub(crate) fn key_hex(text: &str, field: &'static str) -> Result<[u8; 32], AnnounceError> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text, &mut key).map_err(|_| AnnounceError::KeyHex { field })?;
+    Ok(key)
+}
+
+fn signature_b64(text: &str) -> Result<Signature, AnnounceError> {
+    // 64 bytes are 88 base64 characters: refuse anything longer before decoding.
+    if text.len() > 88 {
+        return Err(AnnounceError::SignatureEncoding);
+    }
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|_| AnnounceError::SignatureEncoding)?;
+    Signature::from_slice(&bytes).map_err(|_| AnnounceError::SignatureEncoding)
+}
+
+#[derive(Deserialize)]
+struct RawRegistration {
+    pubkey_ed25519: String,
+    pubkey_x25519: String,
+    public_ip: String,
+    storage_port: u16,
+    version: NodeVersion,
+    timestamp: u64,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct RawProof {
+    pubkey_ed25519: String,
+    timestamp: u64,
+    signature: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Ed25519SecretKey {
+        Ed25519SecretKey::from_seed(&[n; 32])
+    }
+
+    fn reg() -> Registration {
+        Registration::sign(
+            &key(1),
+            Ipv4Addr::new(127, 0, 0, 11),
+            22021,
+            NodeVersion::from([2, 8, 0]),
+            1_700_000_000_123,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn registration_round_trip_and_signed_string() {
+        let r = reg();
+        let json = r.to_json();
+        assert_eq!(Registration::from_json(json.as_bytes()).unwrap(), r);
+        // The signature covers exactly the documented string.
+        let l = r.listing();
+        let msg = format!(
+            "register{}{}127.0.0.11220212.8.01700000000123",
+            hex::encode(l.pubkey_ed25519().as_bytes()),
+            hex::encode(l.pubkey_x25519().as_bytes())
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let sig = STANDARD.decode(v["signature"].as_str().unwrap()).unwrap();
+        r.pubkey()
+            .verify(msg.as_bytes(), &Signature::from_slice(&sig).unwrap())
+            .unwrap();
+    }
+
+    #[test]
+    fn registration_rejections() {
+        let good: serde_json::Value = serde_json::from_str(&reg().to_json()).unwrap();
+        let with = |field: &str, v: serde_json::Value| {
+            let mut j = good.clone();
+            j[field] = v;
+            Registration::from_json(j.to_string().as_bytes()).unwrap_err()
+        };
+        // Any signed field changed breaks the signature.
+        assert!(matches!(
+            with("storage_port", 22022.into()),
+            AnnounceError::BadSignature
+        ));
+        assert!(matches!(
+            with("public_ip", "127.0.0.12".into()),
+            AnnounceError::BadSignature
+        ));
+        assert!(matches!(
+            with("timestamp", 1_700_000_000_124u64.into()),
+            AnnounceError::BadSignature
+        ));
+        assert!(matches!(
+            with("version", serde_json::json!([2, 8, 1])),
+            AnnounceError::BadSignature
+        ));
+        // Another key's signature.
+        let other = Registration::sign(
+            &key(2),
+            Ipv4Addr::new(127, 0, 0, 11),
+            22021,
+            NodeVersion::from([2, 8, 0]),
+            1_700_000_000_123,
+        )
+        .unwrap();
+        let other: serde_json::Value = serde_json::from_str(&other.to_json()).unwrap();
+        assert!(matches!(
+            with("signature", other["signature"].clone()),
+            AnnounceError::BadSignature
+        ));
+        assert!(matches!(
+            with("signature", "AAAA".into()),
+            AnnounceError::SignatureEncoding
+        ));
+        assert!(matches!(
+            with("signature", "!".repeat(10_000).into()),
+            AnnounceError::SignatureEncoding
+        ));
+        assert!(matches!(
+            with("pubkey_ed25519", "zz".into()),
+            AnnounceError::KeyHex {
+                field: "pubkey_ed25519"
+            }
+        ));
+        assert!(matches!(
+            with("pubkey_x25519", hex::encode([3u8; 32]).into()),
+            AnnounceError::KeyMismatch
+        ));
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(matches!(
+            with("pubkey_ed25519", hex::encode(identity).into()),
+            AnnounceError::InvalidKey
+        ));
+        assert!(matches!(
+            with("public_ip", "0.0.0.0".into()),
+            AnnounceError::InvalidAddress
+        ));
+        assert!(matches!(
+            with("public_ip", "::1".into()),
+            AnnounceError::InvalidAddress
+        ));
+        assert!(matches!(
+            with("storage_port", 0.into()),
+            AnnounceError::ZeroPort
+        ));
+        assert!(matches!(
+            with("timestamp", (-1).into()),
+            AnnounceError::Json(_)
+        ));
+        assert!(matches!(
+            Registration::from_json(b"[]"),
+            Err(AnnounceError::Json(_))
+        ));
+        assert!(
+            Registration::sign(
+                &key(1),
+                Ipv4Addr::UNSPECIFIED,
+                1,
+                NodeVersion::from([0, 0, 0]),
+                0
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn proof_round_trip_and_rejections() {
+        let p = Proof::sign(&key(1), 42);
+        assert_eq!(Proof::from_json(p.to_json().as_bytes()).unwrap(), p);
+        let msg = format!("proof{}42", hex::encode(p.pubkey().as_bytes()));
+        let v: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+        let sig = STANDARD.decode(v["signature"].as_str().unwrap()).unwrap();
+        p.pubkey()
+            .verify(msg.as_bytes(), &Signature::from_slice(&sig).unwrap())
+            .unwrap();
+
+        let mut moved = v.clone();
+        moved["timestamp"] = 43.into();
+        assert!(matches!(
+            Proof::from_json(moved.to_string().as_bytes()),
+            Err(AnnounceError::BadSignature)
+        ));
+        let mut other = v;
+        other["pubkey_ed25519"] = hex::encode(key(2).public_key().as_bytes()).into();
+        assert!(matches!(
+            Proof::from_json(other.to_string().as_bytes()),
+            Err(AnnounceError::BadSignature)
+        ));
+        assert!(matches!(
+            Proof::from_json(b"{\"pubkey_ed25519\":1}"),
+            Err(AnnounceError::Json(_))
+        ));
+    }
+}

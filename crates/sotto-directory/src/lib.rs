@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+mod announce;
+mod client;
+pub mod config;
+mod directory;
+pub mod identity;
+mod list;
+mod rpc;
+pub mod server;
+#[cfg(test)]
+mod tests;
+
+pub use announce::{Ack, AnnounceError, Proof, Registration};
+pub use client::{ClientError, DEFAULT_TIMEOUT, DirectoryClient, FETCH_REQUEST, now_ms};
+pub use directory::{
+    Directory, DirectoryError, FORGET_AFTER_PERIODS, MAX_CLOCK_SKEW_MS, NodeEntry, Policy,
+    STATE_VERSION, StateError, short_key,
+};
+pub use list::{ListError, NodeList, list_hash, signing_message, verify_node_list};
+pub use rpc::{HARDFORK, METHODS, NODE_FIELDS, SNODE_REVISION, json_rpc};

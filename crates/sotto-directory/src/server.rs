@@ -1,0 +1,349 @@
+//! The directory process: a thin async shell around [`Directory`] that serves HTTPS, reads the
+//! clock, ticks, and saves the state after every change.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, OsRng};
+use sotto_transport::{Request, Response, TlsIdentity, TransportError, serve};
+use thiserror::Error;
+use tracing::{debug, error, info, warn};
+
+use crate::client::now_ms;
+use crate::config::Config;
+use crate::identity::{self, IdentityError};
+use crate::{Directory, DirectoryError, Proof, Registration, StateError, json_rpc, short_key};
+
+/// The state file's name inside the data directory.
+pub const STATE_FILE: &str = "state.json";
+/// The largest request body the directory reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Why the directory could not start or stopped.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The identity key could not be loaded or created.
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// The state file is unreadable.
+    #[error("cannot read {path}: {source}")]
+    ReadState {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file's contents are not a directory state.
+    #[error("{path}: {source} (move the file away to start with an empty directory)")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: StateError,
+    },
+    /// The TLS identity could not be built.
+    #[error("TLS: {0}")]
+    Tls(#[from] TransportError),
+    /// Another process already listens on the address.
+    #[error("cannot listen on {addr}: the address is already in use (another directory running?)")]
+    AddrInUse {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// Listening failed for another reason.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Accepting connections failed.
+    #[error("accepting connections failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+struct Shared {
+    dir: Mutex<Directory>,
+    key: Ed25519SecretKey,
+    state_path: PathBuf,
+    /// Held while writing the state file, so writes happen one at a time, newest last.
+    save_lock: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    fn dir(&self) -> MutexGuard<'_, Directory> {
+        self.dir.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Runs the directory described by `config` until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let (key, created) = identity::load_or_create(&config.data_dir, &mut OsRng)?;
+    let state_path = config.data_dir.join(STATE_FILE);
+    let (dir, changed) = match std::fs::read(&state_path) {
+        Ok(bytes) => Directory::restore(&bytes, config.policy(), now_ms()).map_err(|source| {
+            RunError::State {
+                path: state_path.clone(),
+                source,
+            }
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (Directory::new(config.policy()), true)
+        }
+        Err(source) => {
+            return Err(RunError::ReadState {
+                path: state_path,
+                source,
+            });
+        }
+    };
+    let tls = TlsIdentity::new(&key)?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AddrInUse => RunError::AddrInUse {
+                    addr: config.listen,
+                },
+                _ => RunError::Listen {
+                    addr: config.listen,
+                    source,
+                },
+            })?;
+    let addr = listener.local_addr().map_err(|source| RunError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    info!(
+        pubkey = %hex::encode(key.public_key().as_bytes()),
+        %addr,
+        new_identity = created,
+        "directory listening"
+    );
+    {
+        let list = dir.node_list();
+        info!(
+            height = list.height,
+            epoch = list.epoch,
+            active = list.nodes.len(),
+            registered = dir.entries().count(),
+            allowlist = config.allowlist.len(),
+            decommission_after_s = config.decommission_after_s,
+            "state loaded"
+        );
+    }
+    let shared = Arc::new(Shared {
+        dir: Mutex::new(dir),
+        key,
+        state_path,
+        save_lock: tokio::sync::Mutex::new(()),
+    });
+    if changed {
+        save(&shared).await;
+    }
+
+    let handler = {
+        let shared = Arc::clone(&shared);
+        move |req: Request| {
+            let shared = Arc::clone(&shared);
+            async move { handle(&shared, req).await }
+        }
+    };
+    let period = Duration::from_millis((config.decommission_after_s * 1000 / 4).clamp(100, 1000));
+    tokio::select! {
+        result = serve(listener, tls, MAX_BODY, handler) => result.map_err(RunError::Serve),
+        () = tick_loop(&shared, period) => Ok(()),
+        () = shutdown_signal() => {
+            info!("shutting down");
+            Ok(())
+        }
+    }
+}
+
+async fn handle(shared: &Shared, req: Request) -> Response {
+    let path = req.path.split('?').next().unwrap_or_default();
+    match (req.method.as_str(), path) {
+        ("POST", "/json_rpc") => {
+            let answer = json_rpc(
+                &shared.dir(),
+                &shared.key,
+                &req.body,
+                &mut rand::thread_rng(),
+            );
+            Response::json(200, &answer)
+        }
+        ("POST", "/register") => announce(shared, &req, Kind::Register).await,
+        ("POST", "/proof") => announce(shared, &req, Kind::Proof).await,
+        _ => Response::text(
+            404,
+            "not found: the directory serves POST /register, POST /proof and POST /json_rpc",
+        ),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Register,
+    Proof,
+}
+
+async fn announce(shared: &Shared, req: &Request, kind: Kind) -> Response {
+    let now = now_ms();
+    let (result, before) = {
+        let mut dir = shared.dir();
+        let before = (dir.height(), dir.epoch());
+        let result = match kind {
+            Kind::Register => Registration::from_json(&req.body)
+                .map_err(DirectoryError::from)
+                .and_then(|r| Ok((r.pubkey(), dir.register(&r, now)?, Some(r)))),
+            Kind::Proof => Proof::from_json(&req.body)
+                .map_err(DirectoryError::from)
+                .and_then(|p| Ok((p.pubkey(), dir.proof(&p, now)?, None))),
+        };
+        (result, before)
+    };
+    match result {
+        Ok((key, ack, reg)) => {
+            let node = short_key(&key);
+            if ack.epoch != before.1 {
+                info!(%node, ?kind, epoch = ack.epoch, height = ack.height, swarm = %ack.swarm_id,
+                      "node joined the active set");
+            } else if ack.height != before.0 {
+                if let Some(reg) = reg {
+                    let l = reg.listing();
+                    info!(%node, address = %l.https_addr(), version = %l.version(),
+                          height = ack.height, "node updated its listing");
+                }
+            } else {
+                debug!(%node, ?kind, "node still up");
+            }
+            if ack.height != before.0 {
+                save(shared).await;
+            }
+            match serde_json::to_value(ack) {
+                Ok(body) => Response::json(200, &body),
+                Err(_) => Response::text(500, "cannot encode the answer"),
+            }
+        }
+        Err(e) => {
+            debug!(peer = %req.peer, ?kind, error = %e, "announcement refused");
+            if matches!(
+                e,
+                DirectoryError::NotAllowed { .. } | DirectoryError::ClockSkew { .. }
+            ) {
+                info!(?kind, error = %e, "announcement refused");
+            }
+            Response::text(e.status(), e.to_string())
+        }
+    }
+}
+
+async fn tick_loop(shared: &Shared, period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let changes = {
+            let mut dir = shared.dir();
+            let before = active_keys(&dir);
+            let epoch = dir.epoch();
+            if dir.tick(now_ms()) {
+                let after = active_keys(&dir);
+                let list = dir.node_list();
+                Some((before, after, epoch != dir.epoch(), list))
+            } else {
+                None
+            }
+        };
+        let Some((before, after, new_epoch, list)) = changes else {
+            continue;
+        };
+        for key in before.difference(&after) {
+            warn!(node = %short_key(key), "node decommissioned: no uptime proof in time");
+        }
+        if new_epoch {
+            let swarms: BTreeSet<_> = list.nodes.iter().map(|n| n.swarm_id()).collect();
+            info!(
+                epoch = list.epoch,
+                height = list.height,
+                active = list.nodes.len(),
+                swarms = swarms.len(),
+                "new epoch"
+            );
+        }
+        save(shared).await;
+    }
+}
+
+fn active_keys(dir: &Directory) -> BTreeSet<Ed25519PublicKey> {
+    dir.entries()
+        .filter(|e| e.active)
+        .map(|e| e.listing.pubkey_ed25519())
+        .collect()
+}
+
+/// Writes the current state; the lock makes concurrent saves write in order, newest last.
+async fn save(shared: &Shared) {
+    let _writing = shared.save_lock.lock().await;
+    let json = shared.dir().save();
+    let path = shared.state_path.clone();
+    let written =
+        tokio::task::spawn_blocking(move || write_atomically(&path, json.as_bytes())).await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            error!(path = %shared.state_path.display(), error = %e, "cannot save the state")
+        }
+        Err(e) => error!(error = %e, "the state-saving task failed"),
+    }
+}
+
+/// Writes `bytes` to a temporary file, syncs it, and renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent()
+        && let Ok(dir) = std::fs::File::open(parent)
+    {
+        // Makes the rename itself durable; not every platform can sync a directory.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; never, if no signal handler can be installed.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
