@@ -1,0 +1,592 @@
+//! [`Client`]: the bot-facing API, an [`Engine`] driven over a [`Network`] on tokio.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use futures_core::Stream;
+use sotto_crypto::OsRng;
+use sotto_identity::{Account, SessionId};
+use sotto_rpc::AccountId;
+use sotto_rpc::response::SwarmNode;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::db::Job;
+use crate::engine::{Engine, Sent};
+use crate::error::{ClientError, NetworkError};
+use crate::incoming::{Event, IncomingMessage};
+use crate::model::{Disappearing, MessageId, MessageState, Settings};
+use crate::network::Network;
+use crate::outgoing::{RetryPolicy, tally};
+use crate::poll::PollPolicy;
+
+/// The time source: milliseconds since the Unix epoch.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    #[must_use]
+    pub fn system() -> Self {
+        Self(Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        }))
+    }
+
+    /// A clock read from `f` (tests, simulations).
+    #[must_use]
+    pub fn from_fn(f: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// The time now, ms.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl core::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// How a [`Client`] runs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The SQLite file (created with mode 0600).
+    pub database: PathBuf,
+    /// When to poll.
+    pub poll: PollPolicy,
+    /// When to retry failed stores.
+    pub retry: RetryPolicy,
+    /// Run the poller (retrieve, retry, expire) in a background task. Without it, call
+    /// [`Client::poll_once`] and [`Client::flush_outbox`] yourself.
+    pub background: bool,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl ClientConfig {
+    /// The defaults, with the database at `database`.
+    #[must_use]
+    pub fn new(database: impl Into<PathBuf>) -> Self {
+        Self {
+            database: database.into(),
+            poll: PollPolicy::default(),
+            retry: RetryPolicy::default(),
+            background: true,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// What [`Client::send_text`] did: the message and its state after the first attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// The message.
+    pub message: MessageId,
+    /// Stored on k of n nodes, or failed (and retried in the background).
+    pub state: MessageState,
+}
+
+/// What the client and its poller share.
+struct Shared<N> {
+    network: N,
+    engine: Mutex<Engine>,
+    swarms: Mutex<HashMap<AccountId, Vec<SwarmNode>>>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    last_activity_ms: Mutex<Option<u64>>,
+    wake: Notify,
+    poll: PollPolicy,
+    clock: Clock,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the database half-written (transactions),
+    // so the data is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A random node of `swarm`.
+fn pick(swarm: &[SwarmNode]) -> Option<SwarmNode> {
+    use sotto_crypto::CryptoRngCore as _;
+    let len = u64::try_from(swarm.len()).ok().filter(|l| *l > 0)?;
+    let index = usize::try_from(OsRng.as_rngcore().next_u64() % len).ok()?;
+    swarm.get(index).cloned()
+}
+
+impl<N: Network> Shared<N> {
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        lock(&self.engine)
+    }
+
+    fn active(&self, at_ms: u64) {
+        let mut last = lock(&self.last_activity_ms);
+        *last = Some(last.map_or(at_ms, |t| t.max(at_ms)));
+        drop(last);
+        self.wake.notify_one();
+    }
+
+    async fn swarm(&self, account: AccountId) -> Result<Vec<SwarmNode>, NetworkError> {
+        if let Some(nodes) = lock(&self.swarms).get(&account).filter(|n| !n.is_empty()) {
+            return Ok(nodes.clone());
+        }
+        let nodes = self.network.get_swarm(account).await?;
+        lock(&self.swarms).insert(account, nodes.clone());
+        Ok(nodes)
+    }
+
+    /// Forgets a node that failed (the next attempt picks another; an empty swarm is fetched
+    /// again).
+    fn forget(&self, account: AccountId, node: &SwarmNode) {
+        if let Some(nodes) = lock(&self.swarms).get_mut(&account) {
+            nodes.retain(|n| n.pubkey_ed25519 != node.pubkey_ed25519);
+        }
+    }
+
+    /// Runs `call` against a node of `account`'s swarm; on a 421 retries once in the swarm
+    /// the node named.
+    async fn on_swarm<T, F, Fut>(&self, account: AccountId, call: F) -> Result<T, NetworkError>
+    where
+        F: Fn(SwarmNode) -> Fut,
+        Fut: core::future::Future<Output = Result<T, NetworkError>>,
+    {
+        let node = pick(&self.swarm(account).await?).ok_or(NetworkError::NoSwarm)?;
+        match call(node.clone()).await {
+            Err(NetworkError::WrongSwarm(nodes)) => {
+                let node = pick(&nodes).ok_or(NetworkError::NoSwarm)?;
+                lock(&self.swarms).insert(account, nodes);
+                call(node).await
+            }
+            Err(e) => {
+                self.forget(account, &node);
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    /// One attempt of `job`; its outcome goes to the engine.
+    async fn attempt(&self, job: &Job) -> Result<Option<Event>, ClientError> {
+        let request = self.engine().store_request(job, self.now());
+        let answer = self
+            .on_swarm(job.store.account, |node| {
+                self.network.store(node, request.clone())
+            })
+            .await;
+        let counted = match answer {
+            Ok(response) => Some(tally(&request, &response)),
+            Err(e) => {
+                tracing::info!(account = %job.store.account.short(), error = %e, "store failed");
+                None
+            }
+        };
+        Ok(self.engine().record_store(job.id, counted, self.now())?)
+    }
+
+    /// Attempts `jobs` and publishes the state changes.
+    async fn deliver(&self, jobs: &[Job]) -> Result<Vec<Event>, ClientError> {
+        let mut events = Vec::new();
+        for job in jobs {
+            events.extend(self.attempt(job).await?);
+        }
+        self.publish(&events);
+        Ok(events)
+    }
+
+    async fn queued(&self, sent: Sent) -> Result<Vec<Event>, ClientError> {
+        self.active(self.now());
+        self.deliver(&sent.jobs).await
+    }
+
+    /// Hands `events` to the subscribers (dropping those that went away). Never waits: a
+    /// subscriber that does not read only grows its own queue.
+    fn publish(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        lock(&self.subscribers).retain(|subscriber| {
+            events
+                .iter()
+                .filter(|e| subscriber.wants(e))
+                .all(|e| subscriber.tx.send(e.clone()).is_ok())
+        });
+    }
+
+    fn subscribe(&self, messages_only: bool) -> mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.subscribers).push(Subscriber { tx, messages_only });
+        rx
+    }
+
+    /// Retrieves everything new (following `more`), applies it, expires what ran out, and
+    /// publishes the events.
+    async fn poll_once(&self) -> Result<Vec<Event>, ClientError> {
+        let own = AccountId::from(self.engine().session_id());
+        let mut events = Vec::new();
+        loop {
+            let request = self.engine().retrieve_request(self.now())?;
+            let response = self
+                .on_swarm(own, |node| self.network.retrieve(node, request.clone()))
+                .await?;
+            let now = self.now();
+            let batch = self.engine().receive(&response.messages, now)?;
+            if batch.iter().any(|e| matches!(e, Event::Message(_))) {
+                self.active(now);
+            }
+            self.publish(&batch);
+            events.extend(batch);
+            if !response.more || response.messages.is_empty() {
+                break;
+            }
+        }
+        let expired = self.engine().expire(self.now())?;
+        self.publish(&expired);
+        events.extend(expired);
+        Ok(events)
+    }
+
+    async fn flush_outbox(&self) -> Result<Vec<Event>, ClientError> {
+        let jobs = self.engine().take_due_jobs(self.now())?;
+        self.deliver(&jobs).await
+    }
+
+    /// The background loop: poll, retry due stores, sleep as the policy says, or less when a
+    /// retry falls due sooner (or until woken by activity).
+    async fn run(self: Arc<Self>) {
+        let mut failures = 0u32;
+        loop {
+            match self.poll_once().await {
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "poll failed");
+                }
+            }
+            if let Err(e) = self.flush_outbox().await {
+                tracing::warn!(error = %e, "retrying stores failed");
+            }
+            let now = self.now();
+            let last = *lock(&self.last_activity_ms);
+            let mut delay = self.poll.next_delay(now, last, failures);
+            if let Ok(Some(due)) = self.engine().next_job_due() {
+                delay = delay.min(Duration::from_millis(due.saturating_sub(now)));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+/// A Sotto client: one account, its local database and a network. Cheap to share behind a
+/// reference; the background poller stops when the client is dropped.
+pub struct Client<N: Network> {
+    shared: Arc<Shared<N>>,
+    poller: Option<JoinHandle<()>>,
+}
+
+impl<N: Network> core::fmt::Debug for Client<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("session_id", &self.session_id().short())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<N: Network> Drop for Client<N> {
+    fn drop(&mut self) {
+        if let Some(poller) = self.poller.take() {
+            poller.abort();
+        }
+    }
+}
+
+impl<N: Network> Client<N> {
+    /// Opens the account's database, looks up its swarm (so a network that cannot be
+    /// reached fails here), and starts the poller unless `config.background` is off. Stores
+    /// left in the outbox by an earlier run are retried by the poller.
+    pub async fn connect(
+        network: N,
+        account: Account,
+        config: ClientConfig,
+    ) -> Result<Self, ClientError> {
+        let engine = Engine::open(&config.database, account)?.with_retry_policy(config.retry);
+        let own = AccountId::from(engine.session_id());
+        let shared = Arc::new(Shared {
+            network,
+            engine: Mutex::new(engine),
+            swarms: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(Vec::new()),
+            last_activity_ms: Mutex::new(None),
+            wake: Notify::new(),
+            poll: config.poll,
+            clock: config.clock,
+        });
+        shared.swarm(own).await?;
+        let poller = config
+            .background
+            .then(|| tokio::spawn(Arc::clone(&shared).run()));
+        Ok(Self { shared, poller })
+    }
+
+    /// This account's Session ID.
+    #[must_use]
+    pub fn session_id(&self) -> SessionId {
+        self.shared.engine().session_id()
+    }
+
+    /// Runs `f` on the local state (contacts, conversations, history, settings). Do not hold
+    /// on to anything across an `.await`.
+    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        f(&mut self.shared.engine())
+    }
+
+    /// The messages arriving from now on (from others; requests included), as a stream.
+    #[must_use]
+    pub fn messages(&self) -> Messages {
+        Messages(self.shared.subscribe(true))
+    }
+
+    /// Every event from now on (messages, delivery states, reactions, typing, skipped
+    /// messages, …), as a stream.
+    #[must_use]
+    pub fn events(&self) -> Events {
+        Events(self.shared.subscribe(false))
+    }
+
+    /// Sends a text to `to` and returns once the first store attempt answered; a failed
+    /// message is retried in the background.
+    pub async fn send_text(&self, to: &SessionId, body: &str) -> Result<SendOutcome, ClientError> {
+        let sent = self
+            .shared
+            .engine()
+            .send_text(to, body, None, self.shared.now(), &mut OsRng)?;
+        self.text_sent(sent).await
+    }
+
+    /// Replies to `message` (quoting it) in its conversation.
+    pub async fn reply(&self, message: MessageId, body: &str) -> Result<SendOutcome, ClientError> {
+        let sent = {
+            let mut engine = self.shared.engine();
+            let peer = engine
+                .message(message)?
+                .ok_or(ClientError::UnknownMessage(message))?
+                .peer;
+            engine.send_text(&peer, body, Some(message), self.shared.now(), &mut OsRng)?
+        };
+        self.text_sent(sent).await
+    }
+
+    async fn text_sent(&self, sent: Sent) -> Result<SendOutcome, ClientError> {
+        let message = sent
+            .message
+            .ok_or(crate::DbError::Corrupt("text without a message"))?;
+        self.shared.queued(sent).await?;
+        let state = self
+            .shared
+            .engine()
+            .message(message)?
+            .map_or(MessageState::Deleted, |m| m.state);
+        Ok(SendOutcome { message, state })
+    }
+
+    /// Reacts to `message` with `emoji`.
+    pub async fn react(&self, message: MessageId, emoji: &str) -> Result<(), ClientError> {
+        self.reaction(message, emoji, false).await
+    }
+
+    /// Removes this account's `emoji` reaction from `message`.
+    pub async fn remove_reaction(
+        &self,
+        message: MessageId,
+        emoji: &str,
+    ) -> Result<(), ClientError> {
+        self.reaction(message, emoji, true).await
+    }
+
+    async fn reaction(
+        &self,
+        message: MessageId,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<(), ClientError> {
+        let sent =
+            self.shared
+                .engine()
+                .react(message, emoji, remove, self.shared.now(), &mut OsRng)?;
+        self.shared.queued(sent).await.map(drop)
+    }
+
+    /// Deletes one of this account's messages here and for the peer.
+    pub async fn unsend(&self, message: MessageId) -> Result<(), ClientError> {
+        let sent = self
+            .shared
+            .engine()
+            .unsend(message, self.shared.now(), &mut OsRng)?;
+        self.shared.queued(sent).await.map(drop)
+    }
+
+    /// Marks the conversation with `peer` read; sends a read receipt when they are on.
+    pub async fn mark_read(&self, peer: &SessionId) -> Result<(), ClientError> {
+        let sent = self
+            .shared
+            .engine()
+            .mark_read(peer, self.shared.now(), &mut OsRng)?;
+        match sent {
+            Some(sent) => self.shared.deliver(&sent.jobs).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Tells `peer` that typing started or stopped (only when typing indicators are on).
+    pub async fn set_typing(&self, peer: &SessionId, started: bool) -> Result<(), ClientError> {
+        let sent = self
+            .shared
+            .engine()
+            .set_typing(peer, started, self.shared.now(), &mut OsRng)?;
+        match sent {
+            Some(sent) => self.shared.deliver(&sent.jobs).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Accepts `peer`'s message request.
+    pub async fn accept_request(&self, peer: &SessionId) -> Result<(), ClientError> {
+        let sent = self
+            .shared
+            .engine()
+            .accept_request(peer, self.shared.now(), &mut OsRng)?;
+        self.shared.queued(sent).await.map(drop)
+    }
+
+    /// Declines `peer`'s message request (deletes it; they are not told).
+    pub fn decline_request(&self, peer: &SessionId) -> Result<(), ClientError> {
+        self.shared.engine().decline_request(peer)
+    }
+
+    /// Blocks `peer`: their messages are dropped from now on.
+    pub fn block(&self, peer: &SessionId) -> Result<(), ClientError> {
+        let now = self.shared.now();
+        Ok(self.shared.engine().set_blocked(peer, true, now)?)
+    }
+
+    /// Unblocks `peer`.
+    pub fn unblock(&self, peer: &SessionId) -> Result<(), ClientError> {
+        let now = self.shared.now();
+        Ok(self.shared.engine().set_blocked(peer, false, now)?)
+    }
+
+    /// Changes the disappearing setting of the conversation with `peer` and tells them.
+    pub async fn set_disappearing(
+        &self,
+        peer: &SessionId,
+        setting: Disappearing,
+    ) -> Result<(), ClientError> {
+        let sent =
+            self.shared
+                .engine()
+                .set_disappearing(peer, setting, self.shared.now(), &mut OsRng)?;
+        self.shared.queued(sent).await.map(drop)
+    }
+
+    /// Sets the display name sent with this account's messages.
+    pub fn set_display_name(&self, name: Option<&str>) -> Result<Settings, ClientError> {
+        let now = self.shared.now();
+        Ok(self.shared.engine().set_display_name(name, now)?)
+    }
+
+    /// Changes settings (read receipts, typing indicators, the default disappearing setting).
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<Settings, ClientError> {
+        Ok(self.shared.engine().update_settings(f)?)
+    }
+
+    /// Tries a failed message again now.
+    pub async fn retry(&self, message: MessageId) -> Result<(), ClientError> {
+        let jobs = self.shared.engine().retry(message, self.shared.now())?;
+        self.shared.deliver(&jobs).await.map(drop)
+    }
+
+    /// Polls once: retrieves everything new, applies it and returns (and publishes) the
+    /// events. The background poller calls this; call it yourself without one.
+    pub async fn poll_once(&self) -> Result<Vec<Event>, ClientError> {
+        self.shared.poll_once().await
+    }
+
+    /// Attempts the stores that are due (retries, or stores left by an earlier run).
+    pub async fn flush_outbox(&self) -> Result<Vec<Event>, ClientError> {
+        self.shared.flush_outbox().await
+    }
+}
+
+/// A stream's end of the client's events.
+struct Subscriber {
+    tx: mpsc::UnboundedSender<Event>,
+    messages_only: bool,
+}
+
+impl Subscriber {
+    fn wants(&self, event: &Event) -> bool {
+        !self.messages_only || matches!(event, Event::Message(m) if !m.message.outgoing)
+    }
+}
+
+/// The stream of [`Client::messages`]: new messages from others. Unread items queue up
+/// (unbounded): keep reading it, or drop it.
+#[derive(Debug)]
+pub struct Messages(mpsc::UnboundedReceiver<Event>);
+
+impl Messages {
+    /// The next message; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<IncomingMessage> {
+        core::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for Messages {
+    type Item = IncomingMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.0.poll_recv(cx) {
+                Poll::Ready(Some(Event::Message(m))) => return Poll::Ready(Some(m)),
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The stream of [`Client::events`]. Unread items queue up (unbounded): keep reading it, or
+/// drop it.
+#[derive(Debug)]
+pub struct Events(mpsc::UnboundedReceiver<Event>);
+
+impl Events {
+    /// The next event; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.0.recv().await
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}

@@ -1,0 +1,682 @@
+//! [`Engine`]: the account and its local database, with every state transition of the client
+//! and no I/O. The [`crate::Client`] moves its requests over a [`crate::Network`]; a CLI can use
+//! it directly for what needs no network (contacts, history, settings).
+
+use std::path::Path;
+
+use sotto_crypto::CryptoRngCore;
+use sotto_identity::{Account, SessionId};
+use sotto_rpc::request::{Retrieve, Store};
+use sotto_rpc::response::RetrievedMessage;
+use sotto_rpc::{AccountId, MessageHash, Namespace, Signer};
+
+use crate::db::{ContactFlag, Database, Job, JobId, MAX_TIME, NewMessage, Tx};
+use crate::error::{ClientError, DbError};
+use crate::incoming::{Apply, Event, Stop, open};
+use crate::model::{
+    Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,
+    QuoteRef, ReactionRecord, Settings,
+};
+use crate::outgoing::{Context, JobPurpose, Outgoing, RetryPolicy, Tally, prepare};
+
+/// How long a job handed out for an attempt stays reserved before it is due again (in case
+/// the attempt never reports back, e.g. the process died): 30 s.
+pub const LEASE_MS: u64 = 30_000;
+
+/// What a user action queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The message written locally, for actions that write one (texts).
+    pub message: Option<MessageId>,
+    /// The stores to attempt now.
+    pub jobs: Vec<Job>,
+}
+
+/// The client's state and its transitions. Every method that changes something runs in one
+/// database transaction; time and randomness are parameters.
+#[derive(Debug)]
+pub struct Engine {
+    account: Account,
+    db: Database,
+    retry: RetryPolicy,
+    last_sent_ms: u64,
+}
+
+impl Engine {
+    /// Opens (or creates) the database at `path` for `account`.
+    pub fn open(path: &Path, account: Account) -> Result<Self, DbError> {
+        Ok(Self::new(Database::open(path)?, account))
+    }
+
+    /// An engine over a database in memory, for tests and tools.
+    pub fn open_in_memory(account: Account) -> Result<Self, DbError> {
+        Ok(Self::new(Database::open_in_memory()?, account))
+    }
+
+    fn new(db: Database, account: Account) -> Self {
+        Self {
+            account,
+            db,
+            retry: RetryPolicy::default(),
+            last_sent_ms: 0,
+        }
+    }
+
+    /// Uses `policy` for failed stores.
+    #[must_use]
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The account.
+    #[must_use]
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// This account's Session ID.
+    #[must_use]
+    pub fn session_id(&self) -> SessionId {
+        self.account.session_id()
+    }
+
+    // Reading.
+
+    /// The settings.
+    pub fn settings(&self) -> Result<Settings, DbError> {
+        self.db.read().settings()
+    }
+
+    /// A contact (anyone known: contact, requester, blocked).
+    pub fn contact(&self, id: &SessionId) -> Result<Option<Contact>, DbError> {
+        self.db.read().contact(id)
+    }
+
+    /// Everyone known, by Session ID.
+    pub fn contacts(&self) -> Result<Vec<Contact>, DbError> {
+        self.db.read().contacts()
+    }
+
+    /// The conversation with `peer`.
+    pub fn conversation(&self, peer: &SessionId) -> Result<Option<Conversation>, DbError> {
+        self.db.read().conversation(peer)
+    }
+
+    /// Conversations (without blocked peers), most recent first, requests included.
+    pub fn conversations(&self) -> Result<Vec<Conversation>, DbError> {
+        self.db.read().conversations()
+    }
+
+    /// Pending message requests, most recent first.
+    pub fn requests(&self) -> Result<Vec<Conversation>, DbError> {
+        let mut all = self.conversations()?;
+        all.retain(Conversation::is_request);
+        Ok(all)
+    }
+
+    /// The last `limit` messages with `peer`, oldest first.
+    pub fn messages(&self, peer: &SessionId, limit: u32) -> Result<Vec<MessageRecord>, DbError> {
+        self.db.read().messages(peer, limit)
+    }
+
+    /// A message.
+    pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, DbError> {
+        self.db.read().message(id)
+    }
+
+    /// A message's reactions.
+    pub fn reactions(&self, id: MessageId) -> Result<Vec<ReactionRecord>, DbError> {
+        self.db.read().reactions(id)
+    }
+
+    // Local changes.
+
+    /// Changes the settings.
+    pub fn update_settings(&mut self, f: impl FnOnce(&mut Settings)) -> Result<Settings, DbError> {
+        self.db.write(|tx| {
+            let mut settings = tx.settings()?;
+            f(&mut settings);
+            tx.set_settings(&settings)?;
+            Ok(settings)
+        })
+    }
+
+    /// Sets (or clears) the display name sent with this account's messages.
+    pub fn set_display_name(
+        &mut self,
+        name: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Settings, DbError> {
+        self.update_settings(|s| {
+            s.display_name = name.map(str::to_owned);
+            s.profile_updated_s = Some(now_ms / 1000);
+        })
+    }
+
+    /// Adds `id` as an approved contact, with an optional nickname.
+    pub fn add_contact(
+        &mut self,
+        id: &SessionId,
+        nickname: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Contact, DbError> {
+        self.db.write(|tx| {
+            tx.ensure_contact(id, now_ms)?;
+            tx.set_contact_flag(id, ContactFlag::Approved, true)?;
+            if nickname.is_some() {
+                tx.set_nickname(id, nickname)?;
+            }
+            tx.contact(id)?.ok_or(DbError::Corrupt("contact vanished"))
+        })
+    }
+
+    /// Blocks or unblocks `id`: a blocked sender's messages are dropped.
+    pub fn set_blocked(
+        &mut self,
+        id: &SessionId,
+        blocked: bool,
+        now_ms: u64,
+    ) -> Result<(), DbError> {
+        self.db.write(|tx| {
+            tx.ensure_contact(id, now_ms)?;
+            tx.set_contact_flag(id, ContactFlag::Blocked, blocked)
+        })
+    }
+
+    /// Declines a message request: the conversation and its messages are deleted; the sender
+    /// is not told.
+    pub fn decline_request(&mut self, peer: &SessionId) -> Result<(), ClientError> {
+        self.db.write(|tx| {
+            pending_request(tx, peer)?;
+            Ok(tx.delete_conversation(peer)?)
+        })
+    }
+
+    // Sending.
+
+    /// A sent timestamp for `now_ms`, strictly after the previous one (sent timestamps name
+    /// messages).
+    fn timestamp(&mut self, now_ms: u64) -> u64 {
+        self.last_sent_ms = now_ms.max(self.last_sent_ms.saturating_add(1));
+        self.last_sent_ms
+    }
+
+    /// Prepares `outgoing` for `to` and queues its stores (due after [`LEASE_MS`], the time
+    /// the caller has to attempt them at once); sync copies are marked seen so this device
+    /// does not apply them again.
+    fn queue(
+        tx: &Tx<'_>,
+        account: &Account,
+        to: &SessionId,
+        outgoing: &Outgoing,
+        sent_ms: u64,
+        message: Option<MessageId>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<Job>, ClientError> {
+        let settings = tx.settings()?;
+        let disappearing = match tx.conversation(to)? {
+            Some(c) => c.disappearing,
+            None => settings.default_disappearing,
+        };
+        let ctx = Context {
+            profile: settings
+                .display_name
+                .map(|name| (name, settings.profile_updated_s)),
+            disappearing,
+        };
+        let prepared = prepare(account, to, outgoing, &ctx, sent_ms, rng)?;
+        let due = sent_ms.saturating_add(LEASE_MS);
+        let mut jobs = Vec::with_capacity(prepared.jobs.len());
+        for store in prepared.jobs {
+            if store.purpose == JobPurpose::SyncCopy {
+                tx.mark_seen(&store.hash(), store.expiry_ms)?;
+            }
+            let id = tx.insert_job(message, &store, due)?;
+            jobs.push(Job {
+                id,
+                message,
+                attempts: 0,
+                store,
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Sends a text to `to`, optionally replying to `quote`. Writing to someone makes them a
+    /// contact; writing to someone whose request is pending accepts it (a message-request
+    /// response goes first).
+    pub fn send_text(
+        &mut self,
+        to: &SessionId,
+        body: &str,
+        quote: Option<MessageId>,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
+        if body.is_empty() {
+            return Err(ClientError::Empty("text"));
+        }
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            let contact = tx.contact(to)?;
+            if let Some(c) = &contact
+                && c.blocked
+            {
+                return Err(ClientError::Blocked(to.short()));
+            }
+            let quote = match quote {
+                None => None,
+                Some(id) => {
+                    let quoted = live_message(tx, id)?;
+                    Some(QuoteRef {
+                        key: quoted.key,
+                        text: quoted.body,
+                    })
+                }
+            };
+            let mut jobs = Vec::new();
+            let accepting = contact.is_some_and(|c| !c.approved) && tx.conversation(to)?.is_some();
+            if accepting && *to != account.session_id() {
+                jobs = Self::queue(
+                    tx,
+                    account,
+                    to,
+                    &Outgoing::RequestResponse,
+                    sent_ms,
+                    None,
+                    rng,
+                )?;
+            }
+            let conversation =
+                tx.ensure_conversation(to, now_ms, tx.settings()?.default_disappearing)?;
+            tx.set_contact_flag(to, ContactFlag::Approved, true)?;
+            let disappearing = tx
+                .conversation(to)?
+                .map(|c| c.disappearing)
+                .unwrap_or_default();
+            let id = tx
+                .insert_message(&NewMessage {
+                    conversation,
+                    key: MessageKey {
+                        author: account.session_id(),
+                        sent_ms,
+                    },
+                    outgoing: true,
+                    received_ms: now_ms,
+                    body: Some(body),
+                    quote: quote.as_ref(),
+                    state: MessageState::Sending,
+                    disappearing,
+                    // Both kinds of timer start at sending for one's own messages.
+                    expires_at_ms: disappearing.timer_ms().map(|t| sent_ms.saturating_add(t)),
+                })?
+                .ok_or(DbError::Corrupt("duplicate sent timestamp"))?;
+            tx.touch(conversation, now_ms)?;
+            let text = Outgoing::Text {
+                body: body.to_owned(),
+                quote,
+            };
+            jobs.extend(Self::queue(tx, account, to, &text, sent_ms, Some(id), rng)?);
+            Ok(Sent {
+                message: Some(id),
+                jobs,
+            })
+        })
+    }
+
+    /// Adds (or removes) a reaction to a message.
+    pub fn react(
+        &mut self,
+        message: MessageId,
+        emoji: &str,
+        remove: bool,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
+        if emoji.is_empty() {
+            return Err(ClientError::Empty("emoji"));
+        }
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            let target = live_message(tx, message)?;
+            let own = account.session_id();
+            tx.set_reaction(message, &own, emoji, sent_ms, !remove)?;
+            let reaction = Outgoing::Reaction {
+                target: target.key,
+                emoji: emoji.to_owned(),
+                remove,
+            };
+            let jobs = Self::queue(tx, account, &target.peer, &reaction, sent_ms, None, rng)?;
+            Ok(Sent {
+                message: None,
+                jobs,
+            })
+        })
+    }
+
+    /// Unsends one of this account's messages: it is deleted here at once (with any store of
+    /// it still pending) and an unsend request goes to the peer and to this account's other
+    /// devices.
+    pub fn unsend(
+        &mut self,
+        message: MessageId,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            let target = live_message(tx, message)?;
+            if target.key.author != account.session_id() {
+                return Err(ClientError::NotOwnMessage(message));
+            }
+            tx.tombstone(message)?;
+            let unsend = Outgoing::Unsend { target: target.key };
+            let jobs = Self::queue(tx, account, &target.peer, &unsend, sent_ms, None, rng)?;
+            Ok(Sent {
+                message: None,
+                jobs,
+            })
+        })
+    }
+
+    /// Tells `peer` that typing started or stopped; `None` when typing indicators are off or
+    /// the peer is not an approved contact.
+    pub fn set_typing(
+        &mut self,
+        peer: &SessionId,
+        started: bool,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Option<Sent>, ClientError> {
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            let allowed = tx.settings()?.typing_indicators
+                && *peer != account.session_id()
+                && tx.contact(peer)?.is_some_and(|c| c.approved && !c.blocked);
+            if !allowed {
+                return Ok(None);
+            }
+            let typing = Outgoing::Typing { started };
+            let jobs = Self::queue(tx, account, peer, &typing, sent_ms, None, rng)?;
+            Ok(Some(Sent {
+                message: None,
+                jobs,
+            }))
+        })
+    }
+
+    /// Accepts `peer`'s message request: they become a contact and a message-request response
+    /// (with this account's display name) goes to them.
+    pub fn accept_request(
+        &mut self,
+        peer: &SessionId,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            pending_request(tx, peer)?;
+            tx.set_contact_flag(peer, ContactFlag::Approved, true)?;
+            let jobs = Self::queue(
+                tx,
+                account,
+                peer,
+                &Outgoing::RequestResponse,
+                sent_ms,
+                None,
+                rng,
+            )?;
+            Ok(Sent {
+                message: None,
+                jobs,
+            })
+        })
+    }
+
+    /// Changes the disappearing setting of the conversation with `peer` and tells them.
+    pub fn set_disappearing(
+        &mut self,
+        peer: &SessionId,
+        setting: Disappearing,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            if tx.contact(peer)?.is_some_and(|c| c.blocked) {
+                return Err(ClientError::Blocked(peer.short()));
+            }
+            let conversation = tx.ensure_conversation(peer, now_ms, setting)?;
+            tx.set_conversation_disappearing(conversation, setting)?;
+            let change = Outgoing::Disappearing(setting);
+            let jobs = Self::queue(tx, account, peer, &change, sent_ms, None, rng)?;
+            Ok(Sent {
+                message: None,
+                jobs,
+            })
+        })
+    }
+
+    /// Marks the conversation with `peer` read (starting after-read timers) and, when read
+    /// receipts are on and the peer is an approved contact, sends them a read receipt.
+    pub fn mark_read(
+        &mut self,
+        peer: &SessionId,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Option<Sent>, ClientError> {
+        let sent_ms = self.timestamp(now_ms);
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
+            let Some(conversation) = tx.conversation_id(peer)? else {
+                return Ok(None);
+            };
+            let timestamps = tx.mark_read(conversation, now_ms)?;
+            let send = !timestamps.is_empty()
+                && tx.settings()?.read_receipts
+                && *peer != account.session_id()
+                && tx.contact(peer)?.is_some_and(|c| c.approved && !c.blocked);
+            if !send {
+                return Ok(None);
+            }
+            let receipt = Outgoing::ReadReceipt { timestamps };
+            let jobs = Self::queue(tx, account, peer, &receipt, sent_ms, None, rng)?;
+            Ok(Some(Sent {
+                message: None,
+                jobs,
+            }))
+        })
+    }
+
+    /// Tries a failed message again now (after the client gave up on it, or before its next
+    /// automatic attempt); returns its jobs.
+    pub fn retry(&mut self, message: MessageId, now_ms: u64) -> Result<Vec<Job>, ClientError> {
+        self.db.write(|tx| {
+            let record = live_message(tx, message)?;
+            let jobs = tx.jobs_of(message)?;
+            if let MessageState::Failed { attempts, .. } = record.state {
+                tx.set_state(
+                    message,
+                    MessageState::Failed {
+                        attempts,
+                        next_retry_ms: Some(now_ms),
+                    },
+                )?;
+            }
+            for job in &jobs {
+                tx.reschedule_job(job.id, job.attempts, Some(now_ms.saturating_add(LEASE_MS)))?;
+            }
+            Ok(jobs)
+        })
+    }
+
+    // Delivery.
+
+    /// The stores due at `now_ms`, reserved for [`LEASE_MS`] so that a concurrent call does
+    /// not hand them out again.
+    pub fn take_due_jobs(&mut self, now_ms: u64) -> Result<Vec<Job>, DbError> {
+        self.db.write(|tx| {
+            let jobs = tx.due_jobs(now_ms)?;
+            for job in &jobs {
+                tx.reschedule_job(job.id, job.attempts, Some(now_ms.saturating_add(LEASE_MS)))?;
+            }
+            Ok(jobs)
+        })
+    }
+
+    /// When the next store is due, if any is waiting.
+    pub fn next_job_due(&self) -> Result<Option<u64>, DbError> {
+        self.db.read().next_job_due()
+    }
+
+    /// The `store` request for an attempt of `job` at `now_ms`.
+    #[must_use]
+    pub fn store_request(&self, job: &Job, now_ms: u64) -> Store {
+        job.store.request(&self.account, now_ms)
+    }
+
+    /// Records an attempt of `job`: `tally` is how the swarm answered (`None`: no answer). A
+    /// stored job leaves the outbox; a failed one is rescheduled or given up. The message's
+    /// state follows its recipient copy, unless it has moved on (read, deleted). Returns the
+    /// state change, if any.
+    pub fn record_store(
+        &mut self,
+        job: JobId,
+        tally: Option<Tally>,
+        now_ms: u64,
+    ) -> Result<Option<Event>, DbError> {
+        let retry = self.retry;
+        self.db.write(|tx| {
+            let Some(job) = tx.job(job)? else {
+                return Ok(None);
+            };
+            let attempts = job.attempts.saturating_add(1);
+            let state = retry.state_after(attempts, tally, now_ms, job.store.expiry_ms);
+            match state {
+                MessageState::Failed {
+                    next_retry_ms: Some(next),
+                    ..
+                } => tx.reschedule_job(job.id, attempts, Some(next))?,
+                // Given up: a message's jobs wait for a manual retry.
+                MessageState::Failed { .. } if job.message.is_some() => {
+                    tx.reschedule_job(job.id, attempts, None)?;
+                }
+                _ => tx.delete_job(job.id)?,
+            }
+            let (Some(message), JobPurpose::Recipient) = (job.message, job.store.purpose) else {
+                return Ok(None);
+            };
+            let pending = tx.message(message)?.is_some_and(|m| m.state.is_pending());
+            if !pending {
+                return Ok(None);
+            }
+            tx.set_state(message, state)?;
+            Ok(Some(Event::Delivery { message, state }))
+        })
+    }
+
+    // Receiving.
+
+    /// The signed `retrieve` of this account's namespace 0 from the last position.
+    pub fn retrieve_request(&self, now_ms: u64) -> Result<Retrieve, DbError> {
+        let account = AccountId::from(self.session_id());
+        let mut retrieve = Retrieve::new(account, Namespace::DEFAULT);
+        retrieve.last_hash = self.db.read().last_hash(&account, Namespace::DEFAULT)?;
+        Ok(retrieve.signed(&Signer::session(self.account.ed25519_secret()), now_ms))
+    }
+
+    /// Applies what a retrieve of namespace 0 returned, in one transaction with the new poll
+    /// position (the last message's hash). Skipped messages become [`Event::Skipped`]; only a
+    /// database failure stops the batch (then nothing of it is applied and it is retrieved
+    /// again).
+    pub fn receive(
+        &mut self,
+        messages: &[RetrievedMessage],
+        now_ms: u64,
+    ) -> Result<Vec<Event>, DbError> {
+        let Self { account, db, .. } = self;
+        let own = account.session_id();
+        let own_account = AccountId::from(own);
+        db.write(|tx| {
+            let settings = tx.settings()?;
+            let mut events = Vec::new();
+            for m in messages {
+                let hash = MessageHash::compute(&own_account, Namespace::DEFAULT, &m.data);
+                if hash != m.hash {
+                    tracing::warn!(hash = %m.hash, "skipped a message whose hash does not match its data");
+                    events.push(Event::Skipped {
+                        hash: m.hash,
+                        reason: crate::SkipReason::HashMismatch { claimed: m.hash },
+                    });
+                    continue;
+                }
+                if !tx.mark_seen(&hash, m.expiration.max(now_ms).min(MAX_TIME))? {
+                    continue;
+                }
+                // Each message applies whole or not at all; its events count only if it did.
+                let mut applied_events = Vec::new();
+                let applied = tx.atomic(|| {
+                    let opened = open(account, &m.data).map_err(Stop::Skip)?;
+                    let apply = Apply {
+                        tx,
+                        own,
+                        settings: &settings,
+                        now_ms,
+                        hash,
+                    };
+                    apply.run(&opened, &mut applied_events)
+                });
+                match applied {
+                    Ok(()) => events.append(&mut applied_events),
+                    Err(Stop::Skip(reason)) => {
+                        tracing::warn!(%hash, %reason, "skipped a received message");
+                        events.push(Event::Skipped { hash, reason });
+                    }
+                    Err(Stop::Db(e)) => return Err(e),
+                }
+            }
+            if let Some(last) = messages.last() {
+                tx.set_last_hash(&own_account, Namespace::DEFAULT, &last.hash, now_ms)?;
+            }
+            Ok(events)
+        })
+    }
+
+    /// Deletes the disappearing messages whose time ran out and forgets seen hashes the
+    /// swarm no longer holds.
+    pub fn expire(&mut self, now_ms: u64) -> Result<Vec<Event>, DbError> {
+        self.db.write(|tx| {
+            let mut events = Vec::new();
+            for message in tx.expired(now_ms)? {
+                tx.tombstone(message)?;
+                events.push(Event::Expired { message });
+            }
+            tx.prune_seen(now_ms)?;
+            Ok(events)
+        })
+    }
+}
+
+/// A message that exists and is not deleted.
+fn live_message(tx: &Tx<'_>, id: MessageId) -> Result<MessageRecord, ClientError> {
+    let record = tx.message(id)?.ok_or(ClientError::UnknownMessage(id))?;
+    if record.state == MessageState::Deleted {
+        return Err(ClientError::MessageDeleted(id));
+    }
+    Ok(record)
+}
+
+/// Checks that `peer` has a pending request: a conversation with a peer not approved.
+fn pending_request(tx: &Tx<'_>, peer: &SessionId) -> Result<(), ClientError> {
+    match tx.conversation(peer)? {
+        Some(c) if c.is_request() => Ok(()),
+        _ => Err(ClientError::NoRequest(peer.short())),
+    }
+}

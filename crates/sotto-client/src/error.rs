@@ -1,0 +1,128 @@
+//! The client's errors: local database, network, API misuse, and why a received message was
+//! skipped.
+
+use sotto_envelope::{EncryptError, ReceiveError};
+use sotto_rpc::MessageHash;
+use sotto_rpc::response::SwarmNode;
+use thiserror::Error;
+
+use crate::model::MessageId;
+
+/// Why the local database failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The file holds a newer schema than this build understands.
+    #[error("the database has schema version {found}; this build understands up to {supported}")]
+    SchemaTooNew {
+        /// The version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A row that does not decode (the file was changed by something else).
+    #[error("corrupt row in the client database: {0}")]
+    Corrupt(&'static str),
+    /// A value too large to store (a time beyond the 63-bit range).
+    #[error("{0} is out of the range the database stores")]
+    OutOfRange(&'static str),
+    /// Creating the file or setting its permissions failed.
+    #[error("cannot prepare the database file: {0}")]
+    File(#[source] std::io::Error),
+    /// Any other SQLite failure.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Why a network operation failed. Implementations of [`crate::Network`] return these.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+    /// The node answered 421: the account belongs to another swarm, listed here.
+    #[error("wrong swarm: the node named {} other nodes", .0.len())]
+    WrongSwarm(Vec<SwarmNode>),
+    /// No answer in time.
+    #[error("the request timed out")]
+    Timeout,
+    /// The node (or a hop on the way) answered with an HTTP status other than 200.
+    #[error("the request failed with status {0}")]
+    Status(u16),
+    /// The answer did not parse.
+    #[error("the answer is malformed: {0}")]
+    InvalidResponse(#[from] sotto_rpc::ParseError),
+    /// The swarm of the account is empty or unknown.
+    #[error("no node is known for the account's swarm")]
+    NoSwarm,
+    /// The network cannot be used (no path, not bootstrapped, shut down), with the reason.
+    #[error("the network is unavailable: {0}")]
+    Unavailable(&'static str),
+    /// A failure of the transport below (onion path, TLS, socket).
+    #[error("transport failure: {0}")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a client operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The local database failed; nothing was changed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// The network failed.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// A message could not be encrypted (an unusable recipient key).
+    #[error("cannot encrypt the message: {0}")]
+    Encrypt(#[from] EncryptError),
+    /// No message has this id (misuse).
+    #[error("no message {0}")]
+    UnknownMessage(MessageId),
+    /// The message was deleted (misuse: reacting to or unsending it).
+    #[error("message {0} was deleted")]
+    MessageDeleted(MessageId),
+    /// Only one's own messages can be unsent (misuse).
+    #[error("message {0} was written by someone else; only your own messages can be unsent")]
+    NotOwnMessage(MessageId),
+    /// There is no pending message request from this Session ID (misuse).
+    #[error("no message request from {0}")]
+    NoRequest(String),
+    /// The peer is blocked: unblock them before writing to them (misuse).
+    #[error("{0} is blocked; unblock them first")]
+    Blocked(String),
+    /// An empty text or emoji (misuse).
+    #[error("the {0} is empty")]
+    Empty(&'static str),
+}
+
+/// Why a received message was not applied. Skipped messages are reported, and polling goes on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The node's hash for the message is not the hash of its data (the node misbehaved).
+    #[error("the node's hash {claimed} is not the hash of the data")]
+    HashMismatch {
+        /// The hash the node gave.
+        claimed: MessageHash,
+    },
+    /// The data is malformed, tampered with, not for this account, or not validly signed.
+    #[error("undecryptable message: {0}")]
+    Undecryptable(#[from] ReceiveError),
+    /// The message names an ID that is not a Session ID where one is required.
+    #[error("{0} is not a Session ID")]
+    NotASessionId(&'static str),
+    /// A field the message needs is absent.
+    #[error("the {0} is missing")]
+    Missing(&'static str),
+    /// A time or number beyond what the client stores (2⁶³ − 1).
+    #[error("the {0} is out of range")]
+    OutOfRange(&'static str),
+    /// A reaction or unsend request for a message this device does not have.
+    #[error("the {0} names a message this device does not have")]
+    UnknownTarget(&'static str),
+    /// An unsend request for a message its sender did not write (not authorised).
+    #[error("an unsend request for a message the sender did not write")]
+    NotAuthor,
+    /// A kind of message this client does not handle (calls, screenshot notices).
+    #[error("unsupported kind of message: {0}")]
+    Unsupported(&'static str),
+}

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod db;
+mod engine;
+mod error;
+mod incoming;
+mod model;
+mod network;
+pub mod outgoing;
+pub mod poll;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};
+pub use db::{Job, JobId};
+pub use engine::{Engine, LEASE_MS, Sent};
+pub use error::{ClientError, DbError, NetworkError, SkipReason};
+pub use incoming::{Event, IncomingMessage, Opened, open};
+pub use model::{
+    Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,
+    QuoteRef, ReactionRecord, Settings,
+};
+pub use network::Network;
+pub use sotto_identity::{Account, SessionId};

@@ -1,0 +1,117 @@
+//! The node's errors and the one place that maps them to HTTP status codes and bodies.
+
+use sotto_rpc::{ParseError, RpcError};
+use sotto_store::StoreError;
+use sotto_transport::Response;
+use thiserror::Error;
+
+use crate::peer_auth::PeerAuthError;
+
+/// Why a request to the node failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A storage RPC error: its status and message are the storage server's.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// 421: the account belongs to another swarm; the body is that swarm (`get_swarm` JSON).
+    #[error("wrong swarm")]
+    WrongSwarm(Vec<u8>),
+    /// 503: no node list yet, or this node is in no swarm.
+    #[error("Service node is not ready: {0}")]
+    NotReady(&'static str),
+    /// The message store failed.
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+    /// A node-to-node request's signed headers are refused.
+    #[error(transparent)]
+    PeerAuth(#[from] PeerAuthError),
+    /// A node-to-node request body that does not parse.
+    #[error("invalid node request: {0}")]
+    PeerBody(&'static str),
+    /// 429.
+    #[error("Too Many Requests")]
+    RateLimited,
+    /// 404: no such endpoint.
+    #[error("Not Found")]
+    NotFound,
+    /// 405: wrong HTTP method for the endpoint.
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
+}
+
+impl NodeError {
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Rpc(e) => e.status(),
+            Self::WrongSwarm(_) => 421,
+            Self::NotReady(_) => 503,
+            Self::Store(_) => 500,
+            Self::PeerAuth(e) => match e {
+                PeerAuthError::Missing(_)
+                | PeerAuthError::Duplicate(_)
+                | PeerAuthError::Malformed(_) => 400,
+                PeerAuthError::BadSignature => 401,
+                PeerAuthError::UnknownNode => 403,
+                PeerAuthError::Stale => 406,
+            },
+            Self::PeerBody(_) => 400,
+            Self::RateLimited => 429,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+        }
+    }
+
+    /// The text the client sees. Store failures do not reveal their details.
+    #[must_use]
+    pub fn message(&self) -> String {
+        match self {
+            Self::Store(_) => RpcError::Internal.message(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The HTTP response: [`Self::message`] as plain text, except the 421 swarm body (JSON).
+    #[must_use]
+    pub fn to_response(&self) -> Response {
+        match self {
+            Self::WrongSwarm(body) => Response::bytes(421, "application/json", body.clone()),
+            other => Response::text(other.status(), other.message()),
+        }
+    }
+
+    /// A malformed-pubkey error (an account prefix the store cannot key).
+    #[must_use]
+    pub fn bad_pubkey() -> Self {
+        Self::Rpc(RpcError::Malformed(ParseError::Pubkey))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(NodeError::from(RpcError::InvalidTtl).status(), 403);
+        assert_eq!(
+            NodeError::WrongSwarm(b"{}".to_vec()).to_response().status,
+            421
+        );
+        assert_eq!(NodeError::NotReady("x").to_response().status, 503);
+        assert_eq!(NodeError::from(StoreError::Full).to_response().status, 500);
+        assert_eq!(
+            NodeError::from(StoreError::Full)
+                .to_response()
+                .body
+                .as_ref(),
+            b"request failed"
+        );
+        assert_eq!(NodeError::from(PeerAuthError::Stale).status(), 406);
+        assert_eq!(NodeError::from(PeerAuthError::UnknownNode).status(), 403);
+        assert_eq!(NodeError::RateLimited.to_response().status, 429);
+        assert_eq!(NodeError::bad_pubkey().status(), 400);
+    }
+}

@@ -1,0 +1,148 @@
+//! Running a node: identity, store, HTTPS server, expiry sweep and directory follower.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sotto_crypto::OsRng;
+use sotto_store::Store;
+use sotto_transport::{HttpsClient, TlsIdentity, serve};
+use thiserror::Error;
+
+use crate::config::NodeConfig;
+use crate::directory::{Directory, follow};
+use crate::identity::{IdentityError, load_or_create};
+use crate::node::{MAX_BODY_BYTES, Node, unix_now_ms, version_string};
+
+/// How often expired messages are deleted (spec §6).
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the node could not start or stopped.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The identity key.
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// The message store.
+    #[error("message store {path}: {source}")]
+    Store {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: sotto_store::StoreError,
+    },
+    /// The TLS identity.
+    #[error("TLS: {0}")]
+    Tls(#[from] sotto_transport::TransportError),
+    /// Binding or serving the listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddrV4,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Builds the directory link for a node (the node's key signs registrations and proofs).
+pub type DirectoryFactory =
+    dyn FnOnce(&NodeConfig, &sotto_crypto::Ed25519SecretKey, HttpsClient) -> Arc<dyn Directory>;
+
+/// Starts the node from `config` and runs until the server fails or Ctrl-C / SIGTERM.
+pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result<(), RunError> {
+    let identity = load_or_create(&config.data_dir, &mut OsRng)?;
+    let key = identity.key;
+    let pubkey = key.public_key();
+    if identity.created {
+        tracing::info!(pubkey = %hex::encode(pubkey.0), "created a new identity key");
+    }
+    let store_path = config.store_path();
+    let store =
+        Store::open(&store_path, config.store_limit_bytes).map_err(|source| RunError::Store {
+            path: store_path.clone(),
+            source,
+        })?;
+    let tls = TlsIdentity::new(&key)?;
+    let client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
+    let link = directory(&config, &key, client.clone());
+    let node = Arc::new(Node::new(key, store, client));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    tracing::info!(
+        pubkey = %hex::encode(pubkey.0),
+        listen = %config.listen,
+        version = %version_string(),
+        sotto = env!("CARGO_PKG_VERSION"),
+        "service node listening"
+    );
+    let handler = {
+        let node = Arc::clone(&node);
+        move |req| {
+            let node = Arc::clone(&node);
+            async move { node.handle(req, unix_now_ms()).await }
+        }
+    };
+    let mut server = tokio::spawn(serve(listener, tls, MAX_BODY_BYTES, handler));
+    let sweeper = tokio::spawn(sweep(Arc::clone(&node)));
+    let follower = tokio::spawn(follow(
+        Arc::clone(&node),
+        link,
+        config.proof_interval,
+        config.list_poll_interval,
+    ));
+    let result = tokio::select! {
+        served = &mut server => match served {
+            Ok(Err(source)) => Err(RunError::Listen { addr: config.listen, source }),
+            _ => Ok(()),
+        },
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    };
+    server.abort();
+    sweeper.abort();
+    follower.abort();
+    result
+}
+
+async fn sweep(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tick.tick().await;
+        match node.with_store(|s| s.sweep_expired(unix_now_ms())) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "expired messages swept"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,170 @@
+//! Bodies of the node-to-node endpoints (besides the onion frame, which is `sotto-onion`'s).
+//!
+//! - `POST /sn/storage_cc`: a recursive request forwarded to a swarm peer, as the storage
+//!   server's two OxenMQ parts (spec §3.1) in one bencoded list:
+//!   `l <method name> <bencoded params dict> e`. The answer is the peer's own result
+//!   (bencoded) or an error status with a text body.
+//! - `POST /sn/sync`: catch-up. JSON `{"lower", "upper", "after_row", "max_bytes"}` asks for
+//!   the messages whose owners lie in the swarm-space range `(lower, upper]` stored after row
+//!   `after_row`; the answer is a replication blob (`sotto_rpc::replication`, with namespaces)
+//!   and the header `X-Sotto-Next-Row` to resume from.
+
+use serde::{Deserialize, Serialize};
+use sotto_bencode::Value;
+use thiserror::Error;
+
+/// The header carrying the row to resume a sync from.
+pub const NEXT_ROW_HEADER: &str = "x-sotto-next-row";
+/// The most data one sync answer carries.
+pub const MAX_SYNC_BYTES: u64 = 4 << 20;
+/// The longest method name accepted in a forwarded request.
+const MAX_METHOD_LEN: usize = 64;
+
+/// Why a node-to-node body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The forwarded request is not a bencoded list of a method name and a params dict.
+    #[error("forwarded request: {0}")]
+    Forward(&'static str),
+    /// The sync request is not the expected JSON object.
+    #[error("sync request: {0}")]
+    Sync(String),
+    /// The next-row header is not a non-negative integer.
+    #[error("sync answer: malformed {NEXT_ROW_HEADER} header")]
+    NextRow,
+}
+
+/// A recursive request as forwarded between swarm peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The method name.
+    pub method: String,
+    /// The bencoded parameter dictionary.
+    pub params: Vec<u8>,
+}
+
+impl Forwarded {
+    /// `l <method> <params> e`.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        sotto_bencode::encode(&Value::List(vec![
+            Value::from(self.method.as_str()),
+            Value::from(self.params.as_slice()),
+        ]))
+    }
+
+    /// Reads `l <method> <params> e`; the params must start like a bencoded dictionary (the
+    /// RPC parser reads them).
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let value = sotto_bencode::decode(body).map_err(|_| WireError::Forward("not bencode"))?;
+        let Some([method, params]) = value.as_list() else {
+            return Err(WireError::Forward("not a list of two elements"));
+        };
+        let method = method
+            .as_str()
+            .filter(|m| !m.is_empty() && m.len() <= MAX_METHOD_LEN)
+            .ok_or(WireError::Forward("method is not a short UTF-8 string"))?;
+        let params = params
+            .as_bytes()
+            .filter(|p| p.first() == Some(&b'd'))
+            .ok_or(WireError::Forward("params are not a bencoded dictionary"))?;
+        Ok(Self {
+            method: method.to_owned(),
+            params: params.to_vec(),
+        })
+    }
+}
+
+/// A catch-up request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// The range's lower end (exclusive).
+    pub lower: u64,
+    /// The range's upper end (inclusive); `lower == upper` is the whole space.
+    pub upper: u64,
+    /// Return rows after this one (0 = from the start).
+    pub after_row: i64,
+    /// Data bytes wanted (capped at [`MAX_SYNC_BYTES`]; at least one message is returned).
+    pub max_bytes: u64,
+}
+
+impl SyncRequest {
+    /// Reads the JSON body.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let req: Self = serde_json::from_slice(body).map_err(|e| WireError::Sync(e.to_string()))?;
+        if req.after_row < 0 {
+            return Err(WireError::Sync("after_row is negative".to_owned()));
+        }
+        Ok(req)
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Reads the `X-Sotto-Next-Row` header value.
+pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 19 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WireError::NextRow);
+    }
+    v.parse().map_err(|_| WireError::NextRow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_round_trip() {
+        let f = Forwarded {
+            method: "store".into(),
+            params: b"d4:datai1ee".to_vec(),
+        };
+        assert_eq!(Forwarded::parse(&f.encode()).unwrap(), f);
+        for bad in [
+            &b""[..],
+            b"le",
+            b"l5:storee",
+            b"l5:store3:abce",
+            b"l0:2:dee",
+            b"li1e2:dee",
+            b"l5:store2:de1:xe",
+            b"d1:ai1ee",
+        ] {
+            assert!(
+                Forwarded::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn sync_request() {
+        let r = SyncRequest {
+            lower: 1,
+            upper: u64::MAX,
+            after_row: 7,
+            max_bytes: 100,
+        };
+        assert_eq!(SyncRequest::parse(&r.to_json()).unwrap(), r);
+        assert!(
+            SyncRequest::parse(br#"{"lower":1,"upper":2,"after_row":-1,"max_bytes":1}"#).is_err()
+        );
+        assert!(SyncRequest::parse(br#"{"lower":1,"upper":2,"after_row":0}"#).is_err());
+        assert!(
+            SyncRequest::parse(br#"{"lower":1,"upper":2,"after_row":0,"max_bytes":1,"x":1}"#)
+                .is_err()
+        );
+        assert_eq!(parse_next_row("42"), Ok(42));
+        for bad in ["", "-1", "+1", "1.0", "99999999999999999999"] {
+            assert_eq!(parse_next_row(bad), Err(WireError::NextRow), "{bad}");
+        }
+    }
+}
