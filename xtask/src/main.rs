@@ -14,6 +14,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod codegen;
+mod testnet;
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -32,6 +33,11 @@ Commands:
   codegen [--check]   Regenerate crates/sotto-envelope/src/generated/ from proto/*.proto
                       (pure Rust: protox + prost-build, no protoc). --check fails if the
                       committed code is stale.
+  testnet [--nodes N] [--base-port P] [--dir DIR]
+                      Start a local network (a directory and N nodes, default 14, each on
+                      its own 127.0.0.x address) and supervise it until Ctrl-C; writes
+                      DIR/network.json (default target/testnet). From another terminal:
+                      `cargo xtask testnet status|add|kill NODE|stop NODE|restart NODE`.
   ci                  What CI runs: cargo fmt --check, clippy -D warnings, the test
                       suite, codegen --check, the vectors and a build of every fuzz target.
   help                This text.
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
         Some("bench") => bench(args.get(1..).unwrap_or_default()),
         Some("codegen") => codegen::codegen(args.get(1..).unwrap_or_default()),
+        Some("testnet") => testnet::testnet(args.get(1..).unwrap_or_default()),
         Some("ci") => ci(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -64,7 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
@@ -88,7 +95,7 @@ fn vectors(args: &[String]) -> Result<bool> {
 }
 
 /// Runs a command from the workspace root, echoing it first.
-fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<bool> {
+pub(crate) fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<bool> {
     println!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)

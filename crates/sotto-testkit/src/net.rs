@@ -1,0 +1,442 @@
+//! A local Sotto network of real processes: one directory and N service nodes, each on its own
+//! loopback address with its own data directory, for integration tests and `cargo xtask testnet`.
+//!
+//! Keys are made here before the processes start, so the harness knows every identity up front
+//! (processes load `DATA_DIR/identity.key` when it exists). Each process writes its output to
+//! `DATA_DIR/process.log`; [`Testnet::logs_tail`] shows the end of every log for a failing test.
+//! Nothing here sleeps to synchronise: [`wait_until`] polls a condition against a deadline.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, OsRng};
+
+/// Why the harness failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A binary is missing: the message says how to build it.
+    #[error("{0} not found: build it with `cargo build -p sotto-node -p sotto-directory`")]
+    MissingBinary(PathBuf),
+    /// A condition did not hold before its deadline.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        after: Duration,
+    },
+    /// No such node.
+    #[error("no node {0}")]
+    NoSuchNode(usize),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
+    let what = what.into();
+    move |source| NetError::Io { what, source }
+}
+
+/// How to lay out a network.
+#[derive(Debug, Clone)]
+pub struct TestnetConfig {
+    /// Where the data directories, configs and logs go.
+    pub dir: PathBuf,
+    /// How many service nodes.
+    pub nodes: usize,
+    /// The second octet of every address: the directory is `127.S.0.1`, node `i` (0-based) is
+    /// `127.S.0.(11 + i)`. Give concurrent networks different values.
+    pub subnet: u8,
+    /// The directory's port; nodes listen on `port + 1` on their own addresses.
+    pub port: u16,
+    /// The directory holding the `sotto-node` and `sotto-directory` binaries.
+    pub bin_dir: PathBuf,
+    /// How often nodes send uptime proofs, seconds.
+    pub proof_interval_s: u64,
+    /// How long without a proof before the directory drops a node, seconds.
+    pub decommission_after_s: u64,
+}
+
+impl TestnetConfig {
+    /// A layout with the defaults of `cargo xtask testnet`: 14 nodes (two swarms of 7), port 22020.
+    #[must_use]
+    pub fn new(dir: PathBuf, bin_dir: PathBuf) -> Self {
+        Self {
+            dir,
+            nodes: 14,
+            subnet: 0,
+            port: 22020,
+            bin_dir,
+            proof_interval_s: 2,
+            decommission_after_s: 10,
+        }
+    }
+}
+
+/// What a process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The directory.
+    Directory,
+    /// A service node.
+    Node,
+}
+
+/// One process of the network.
+#[derive(Debug)]
+pub struct Process {
+    /// `directory` or `node-01`, `node-02`, …
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Where it listens (HTTPS).
+    pub addr: SocketAddr,
+    /// Its Ed25519 identity (pin this).
+    pub pubkey: Ed25519PublicKey,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    /// The process id, if it is running.
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Its log file.
+    #[must_use]
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("process.log")
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+/// A running network. Dropping it kills every process.
+#[derive(Debug)]
+pub struct Testnet {
+    cfg: TestnetConfig,
+    /// The directory.
+    pub directory: Process,
+    /// The nodes, in order.
+    pub nodes: Vec<Process>,
+}
+
+/// Polls `cond` every 50 ms until it returns true, or fails after `deadline`.
+pub fn wait_until(
+    what: &str,
+    deadline: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), NetError> {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return Ok(());
+        }
+        if start.elapsed() >= deadline {
+            return Err(NetError::Timeout {
+                what: what.to_owned(),
+                after: deadline,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), NetError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(format!("writing {}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .map_err(io(format!("writing {}", path.display())))
+}
+
+/// Loads `DATA_DIR/identity.key`, or makes one.
+fn identity(data_dir: &Path) -> Result<Ed25519PublicKey, NetError> {
+    fs::create_dir_all(data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+    let path = data_dir.join("identity.key");
+    let existing = fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| hex::decode(text.trim()).ok())
+        .and_then(|bytes| Ed25519SecretKey::from_bytes(&bytes).ok());
+    if let Some(key) = existing {
+        return Ok(key.public_key());
+    }
+    let key = Ed25519SecretKey::generate(&mut OsRng);
+    write_private(&path, &format!("{}\n", hex::encode(key.seed().expose())))?;
+    Ok(key.public_key())
+}
+
+impl Testnet {
+    /// Lays out and starts the directory and every node. It does not wait for them to be ready:
+    /// use [`wait_until`] with a condition that fits the test.
+    pub fn start(cfg: TestnetConfig) -> Result<Self, NetError> {
+        for bin in ["sotto-node", "sotto-directory"] {
+            let path = cfg.bin_dir.join(bin);
+            if !path.exists() {
+                return Err(NetError::MissingBinary(path));
+            }
+        }
+        let dir_addr = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(127, cfg.subnet, 0, 1),
+            cfg.port,
+        ));
+        let data_dir = cfg.dir.join("directory");
+        let pubkey = identity(&data_dir)?;
+        let config = data_dir.join("directory.toml");
+        let text = format!(
+            "data_dir = {:?}\nlisten = \"{dir_addr}\"\ndecommission_after_s = {}\nallowlist = []\n",
+            data_dir.display().to_string(),
+            cfg.decommission_after_s
+        );
+        write_private(&config, &text)?;
+        let directory = Process {
+            name: "directory".into(),
+            role: Role::Directory,
+            addr: dir_addr,
+            pubkey,
+            data_dir,
+            config,
+            child: None,
+        };
+        let mut net = Self {
+            cfg,
+            directory,
+            nodes: Vec::new(),
+        };
+        net.spawn_directory()?;
+        for _ in 0..net.cfg.nodes {
+            net.add_node()?;
+        }
+        Ok(net)
+    }
+
+    fn spawn(bin: &Path, p: &mut Process) -> Result<(), NetError> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p.log_path())
+            .map_err(io(format!("opening {}", p.log_path().display())))?;
+        let log2 = log.try_clone().map_err(io("duplicating the log handle"))?;
+        let child = Command::new(bin)
+            .arg("run")
+            .arg("--config")
+            .arg(&p.config)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(io(format!("starting {}", bin.display())))?;
+        p.child = Some(child);
+        Ok(())
+    }
+
+    fn spawn_directory(&mut self) -> Result<(), NetError> {
+        Self::spawn(
+            &self.cfg.bin_dir.join("sotto-directory"),
+            &mut self.directory,
+        )
+    }
+
+    /// Adds a node (config, key, process) and returns its index.
+    pub fn add_node(&mut self) -> Result<usize, NetError> {
+        let index = self.nodes.len();
+        let host = u8::try_from(11 + index).map_err(|_| NetError::NoSuchNode(index))?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(127, self.cfg.subnet, 0, host),
+            self.cfg.port + 1,
+        ));
+        let name = format!("node-{:02}", index + 1);
+        let data_dir = self.cfg.dir.join(&name);
+        let pubkey = identity(&data_dir)?;
+        let config = data_dir.join("node.toml");
+        let text = format!(
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n",
+            data_dir.display().to_string(),
+            self.directory.addr,
+            hex::encode(self.directory.pubkey.as_bytes()),
+            self.cfg.proof_interval_s,
+        );
+        write_private(&config, &text)?;
+        let mut p = Process {
+            name,
+            role: Role::Node,
+            addr,
+            pubkey,
+            data_dir,
+            config,
+            child: None,
+        };
+        Self::spawn(&self.cfg.bin_dir.join("sotto-node"), &mut p)?;
+        self.nodes.push(p);
+        Ok(index)
+    }
+
+    fn node(&mut self, index: usize) -> Result<&mut Process, NetError> {
+        self.nodes.get_mut(index).ok_or(NetError::NoSuchNode(index))
+    }
+
+    /// `kill -9` a node: no chance to clean up.
+    pub fn kill(&mut self, index: usize) -> Result<(), NetError> {
+        if let Some(mut child) = self.node(index)?.child.take() {
+            child.kill().map_err(io("killing a node"))?;
+            child.wait().map_err(io("reaping a node"))?;
+        }
+        Ok(())
+    }
+
+    /// Stops a node gracefully (SIGTERM), waiting up to 10 s before killing it.
+    pub fn stop(&mut self, index: usize) -> Result<(), NetError> {
+        let node = self.node(index)?;
+        if let Some(mut child) = node.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let start = Instant::now();
+            while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            child.wait().map_err(io("reaping a node"))?;
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped or killed node again with the same data.
+    pub fn restart(&mut self, index: usize) -> Result<(), NetError> {
+        let bin = self.cfg.bin_dir.join("sotto-node");
+        let node = self.node(index)?;
+        if node.is_running() {
+            return Ok(());
+        }
+        Self::spawn(&bin, node)
+    }
+
+    /// The network file clients load.
+    #[must_use]
+    pub fn network_file(&self) -> serde_json::Value {
+        serde_json::json!({
+            "directory": self.directory.addr.to_string(),
+            "directory_pubkey": hex::encode(self.directory.pubkey.as_bytes()),
+            "nodes_hint": self.nodes.iter().map(|n| n.addr.to_string()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The last `lines` lines of every process's log, for a failing test.
+    #[must_use]
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for p in std::iter::once(&self.directory).chain(&self.nodes) {
+            let text = fs::read_to_string(p.log_path()).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            let _ = writeln!(out, "==== {} ({}) ====", p.name, p.addr);
+            for line in all.iter().skip(all.len().saturating_sub(lines)) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+
+    /// The directory's current list of active nodes that have a swarm: `(Ed25519 hex, swarm id)`.
+    /// `None` while the directory does not answer.
+    #[must_use]
+    pub fn active_nodes(&self) -> Option<Vec<(String, u64)>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "get_n_service_nodes",
+            "params": {"active_only": true, "fields": {"pubkey_ed25519": true, "swarm_id": true}},
+        });
+        let resp = runtime
+            .block_on(sotto_transport::HttpsClient::new().post(
+                self.directory.addr,
+                &self.directory.pubkey,
+                "/json_rpc",
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+                Duration::from_secs(3),
+            ))
+            .ok()?;
+        let doc: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
+        let states = doc.get("result")?.get("service_node_states")?.as_array()?;
+        Some(
+            states
+                .iter()
+                .filter_map(|s| {
+                    let key = s.get("pubkey_ed25519")?.as_str()?.to_owned();
+                    let swarm = s.get("swarm_id")?.as_u64().filter(|&id| id != u64::MAX)?;
+                    Some((key, swarm))
+                })
+                .collect(),
+        )
+    }
+
+    /// Waits until the directory lists every running node as active with a swarm.
+    pub fn wait_ready(&mut self, deadline: Duration) -> Result<(), NetError> {
+        let want: Vec<String> = self
+            .nodes
+            .iter_mut()
+            .filter_map(|n| n.is_running().then(|| hex::encode(n.pubkey.as_bytes())))
+            .collect();
+        let what = format!("the directory to list {} nodes in swarms", want.len());
+        wait_until(&what, deadline, || {
+            self.active_nodes()
+                .is_some_and(|listed| want.iter().all(|k| listed.iter().any(|(l, _)| l == k)))
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &TestnetConfig {
+        &self.cfg
+    }
+}
+
+impl Drop for Testnet {
+    fn drop(&mut self) {
+        for p in self
+            .nodes
+            .iter_mut()
+            .chain(std::iter::once(&mut self.directory))
+        {
+            if let Some(mut child) = p.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
