@@ -49,6 +49,7 @@ impl Node {
         now_ms: u64,
     ) -> Result<Response, NodeError> {
         self.allow_client(req.peer.ip(), now_ms)?;
+        tracing::debug!(peer = %req.peer.ip(), "onion request from a client");
         Ok(match OnionRequest::from_client_body(&req.body) {
             Ok(onion) => self.onion(&onion, now_ms).await,
             Err(e) => Response::text(400, format!("Invalid onion request: {e}")),
@@ -63,6 +64,7 @@ impl Node {
     ) -> Result<Response, NodeError> {
         let sender = self.authenticate_peer(req, now_ms)?;
         self.allow_node(sender.pubkey_ed25519(), now_ms)?;
+        tracing::debug!(peer = %req.peer.ip(), from = %short(&sender.pubkey_ed25519()), "onion request from a node");
         Ok(match OnionRequest::from_node_frame(&req.body) {
             Ok(onion) => self.onion(&onion, now_ms).await,
             Err(e) => Response::text(400, format!("Invalid onion request: {e}")),
@@ -122,6 +124,7 @@ impl Node {
                 }
             }
             Decision::FinalDestination(fin) => {
+                tracing::debug!("onion request for this node: serving a storage rpc");
                 let answer = match Request::from_http_body(fin.body) {
                     Ok(rpc) => self.rpc(rpc, now_ms).await,
                     Err(e) => Err(e.into()),

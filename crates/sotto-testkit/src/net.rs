@@ -67,6 +67,9 @@ pub struct TestnetConfig {
     pub proof_interval_s: u64,
     /// How long without a proof before the directory drops a node, seconds.
     pub decommission_after_s: u64,
+    /// The processes' log filter (`RUST_LOG`), e.g. `info,sotto_node::onion=debug`. Defaults to
+    /// the caller's `RUST_LOG`, else `info`.
+    pub log_filter: String,
 }
 
 impl TestnetConfig {
@@ -81,6 +84,7 @@ impl TestnetConfig {
             bin_dir,
             proof_interval_s: 2,
             decommission_after_s: 10,
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         }
     }
 }
@@ -237,7 +241,7 @@ impl Testnet {
         Ok(net)
     }
 
-    fn spawn(bin: &Path, p: &mut Process) -> Result<(), NetError> {
+    fn spawn(bin: &Path, log_filter: &str, p: &mut Process) -> Result<(), NetError> {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -248,10 +252,7 @@ impl Testnet {
             .arg("run")
             .arg("--config")
             .arg(&p.config)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -264,6 +265,7 @@ impl Testnet {
     fn spawn_directory(&mut self) -> Result<(), NetError> {
         Self::spawn(
             &self.cfg.bin_dir.join("sotto-directory"),
+            &self.cfg.log_filter,
             &mut self.directory,
         )
     }
@@ -297,7 +299,11 @@ impl Testnet {
             config,
             child: None,
         };
-        Self::spawn(&self.cfg.bin_dir.join("sotto-node"), &mut p)?;
+        Self::spawn(
+            &self.cfg.bin_dir.join("sotto-node"),
+            &self.cfg.log_filter,
+            &mut p,
+        )?;
         self.nodes.push(p);
         Ok(index)
     }
@@ -337,11 +343,12 @@ impl Testnet {
     /// Starts a stopped or killed node again with the same data.
     pub fn restart(&mut self, index: usize) -> Result<(), NetError> {
         let bin = self.cfg.bin_dir.join("sotto-node");
+        let filter = self.cfg.log_filter.clone();
         let node = self.node(index)?;
         if node.is_running() {
             return Ok(());
         }
-        Self::spawn(&bin, node)
+        Self::spawn(&bin, &filter, node)
     }
 
     /// The network file clients load.
