@@ -4,7 +4,7 @@ mod announce;
 mod client;
 pub mod config;
 mod directory;
-pub mod identity;
+pub use sotto_transport::identity;
 mod list;
 mod rpc;
 pub mod server;

@@ -91,8 +91,9 @@ fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| error_chain(&e))
         }
         Command::Keygen { data_dir } => {
-            let (key, created) = identity::load_or_create(&data_dir, &mut sotto_crypto::OsRng)
-                .map_err(|e| e.to_string())?;
+            let identity::Identity { key, created } =
+                identity::load_or_create(&data_dir, &mut sotto_crypto::OsRng)
+                    .map_err(|e| e.to_string())?;
             if created {
                 eprintln!(
                     "created {}",

@@ -86,7 +86,8 @@ impl Shared {
 
 /// Runs the directory described by `config` until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let (key, created) = identity::load_or_create(&config.data_dir, &mut OsRng)?;
+    let identity::Identity { key, created } =
+        identity::load_or_create(&config.data_dir, &mut OsRng)?;
     let state_path = config.data_dir.join(STATE_FILE);
     let (dir, changed) = match std::fs::read(&state_path) {
         Ok(bytes) => Directory::restore(&bytes, config.policy(), now_ms()).map_err(|source| {

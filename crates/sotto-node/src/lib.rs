@@ -4,7 +4,7 @@ pub mod config;
 pub mod directory;
 pub mod directory_client;
 mod error;
-pub mod identity;
+pub use sotto_transport::identity;
 mod node;
 mod onion;
 pub mod peer_auth;

@@ -2,6 +2,7 @@
 
 mod client;
 mod error;
+pub mod identity;
 mod message;
 mod server;
 mod tls;

@@ -1,5 +1,5 @@
-//! The directory's Ed25519 identity: `DATA_DIR/identity.key`, the 32-byte seed as 64 hex
-//! digits, file mode 0600, created on first start.
+//! A process's Ed25519 identity (node or directory): `DATA_DIR/identity.key`, the 32-byte seed
+//! as 64 hex digits, file mode 0600, created on first start. Its TLS certificate carries this key.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,27 +40,49 @@ pub enum IdentityError {
     },
 }
 
-/// Loads `data_dir/identity.key`, creating the directory and a fresh key if there is none.
-/// Returns the key and whether it was just created.
+/// The identity and whether it was just created.
+pub struct Identity {
+    /// The secret key.
+    pub key: Ed25519SecretKey,
+    /// Whether this call created the file.
+    pub created: bool,
+}
+
+/// `DATA_DIR/identity.key`.
+#[must_use]
+pub fn identity_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(IDENTITY_FILE)
+}
+
+/// Loads the identity from `data_dir`, creating the directory and a fresh key if there is none.
 pub fn load_or_create(
     data_dir: &Path,
     rng: &mut impl CryptoRngCore,
-) -> Result<(Ed25519SecretKey, bool), IdentityError> {
-    let path = data_dir.join(IDENTITY_FILE);
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| IdentityError::Io { path, source }
+) -> Result<Identity, IdentityError> {
+    let path = identity_path(data_dir);
+    let io = |source| IdentityError::Io {
+        path: path.clone(),
+        source,
     };
-    if path.exists() {
-        return Ok((load(&path)?, false));
+    match std::fs::metadata(&path) {
+        Ok(_) => Ok(Identity {
+            key: load(&path)?,
+            created: false,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).map_err(|source| IdentityError::Io {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+            let key = Ed25519SecretKey::generate(rng);
+            let text = Zeroizing::new(format!("{}\n", hex::encode(key.seed().expose())));
+            let mut file = open_new_private(&path).map_err(io)?;
+            file.write_all(text.as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            Ok(Identity { key, created: true })
+        }
+        Err(e) => Err(io(e)),
     }
-    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
-    let key = Ed25519SecretKey::generate(rng);
-    let text = Zeroizing::new(format!("{}\n", hex::encode(key.seed().expose())));
-    let mut file = open_new_private(&path).map_err(io(&path))?;
-    file.write_all(text.as_bytes()).map_err(io(&path))?;
-    file.sync_all().map_err(io(&path))?;
-    Ok((key, true))
 }
 
 /// Loads an existing identity file.
@@ -69,18 +91,20 @@ pub fn load(path: &Path) -> Result<Ed25519SecretKey, IdentityError> {
         path: path.to_owned(),
         source,
     };
+    check_permissions(path)?;
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > 256 {
+        return Err(IdentityError::Malformed {
+            path: path.to_owned(),
+        });
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
     let malformed = || IdentityError::Malformed {
         path: path.to_owned(),
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    check_permissions(path, &meta)?;
-    if meta.len() > 256 {
-        return Err(malformed());
-    }
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-    let mut seed = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), seed.as_mut_slice()).map_err(|_| malformed())?;
-    Ok(Ed25519SecretKey::from_seed(&seed))
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), bytes.as_mut_slice()).map_err(|_| malformed())?;
+    Ok(Ed25519SecretKey::from_seed(&bytes))
 }
 
 #[cfg(unix)]
@@ -102,8 +126,12 @@ fn open_new_private(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 #[cfg(unix)]
-fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), IdentityError> {
+fn check_permissions(path: &Path) -> Result<(), IdentityError> {
     use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|source| IdentityError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(IdentityError::Permissions {
@@ -115,7 +143,7 @@ fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), Identi
 }
 
 #[cfg(not(unix))]
-fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), IdentityError> {
+fn check_permissions(_: &Path) -> Result<(), IdentityError> {
     Ok(())
 }
 
@@ -127,36 +155,40 @@ mod tests {
     #[test]
     fn created_once_then_loaded() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("directory");
-        let (first, created) = load_or_create(&data, &mut OsRng).unwrap();
-        assert!(created);
-        let (again, created) = load_or_create(&data, &mut OsRng).unwrap();
-        assert!(!created);
-        assert_eq!(first.public_key(), again.public_key());
+        let data = dir.path().join("process");
+        let first = load_or_create(&data, &mut OsRng).unwrap();
+        assert!(first.created);
+        let again = load_or_create(&data, &mut OsRng).unwrap();
+        assert!(!again.created);
+        assert_eq!(first.key.public_key(), again.key.public_key());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let path = data.join(IDENTITY_FILE);
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            let mode = std::fs::metadata(identity_path(&data))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = identity_path(dir.path());
+        std::fs::write(&path, "nothex").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(matches!(
                 load(&path),
                 Err(IdentityError::Permissions { mode: 0o644, .. })
             ));
-        }
-    }
-
-    #[test]
-    fn refuses_malformed_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(IDENTITY_FILE);
-        std::fs::write(&path, "nothex").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
+        assert!(matches!(load(&path), Err(IdentityError::Malformed { .. })));
+        std::fs::write(&path, "ab".repeat(31)).unwrap();
         assert!(matches!(load(&path), Err(IdentityError::Malformed { .. })));
         std::fs::write(&path, format!("{}\n", "ab".repeat(32))).unwrap();
         assert_eq!(
