@@ -176,26 +176,49 @@ fn fuzz(args: &[String]) -> Result<bool> {
 }
 
 fn bench(args: &[String]) -> Result<bool> {
-    let mut cargo = vec![
-        "run",
+    // One cargo invocation builds the bench with the node binaries the `node` bench starts, so
+    // they are always current and share one build of their dependencies.
+    let build = [
+        "build",
         "--release",
         "--locked",
-        "--quiet",
         "-p",
         "sotto-bench",
-        "--",
+        "-p",
+        "sotto-node",
+        "-p",
+        "sotto-directory",
     ];
-    cargo.extend(args.iter().map(String::as_str));
+    if !run("cargo", &build, &[])? {
+        bail!("building the benchmarks failed");
+    }
+    let target = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| root().join("target"), Path::to_path_buf);
+    let bench = target.join("release/sotto-bench");
+    let bench = bench
+        .to_str()
+        .context("the target directory is not valid UTF-8")?;
+    let mut command = vec![bench];
+    command.extend(args.iter().map(String::as_str));
     let pinned = Command::new("taskset")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if pinned {
-        let mut with_taskset = vec!["-c", "0", "cargo"];
-        with_taskset.extend(cargo);
+        let mut with_taskset = vec!["-c", "0"];
+        with_taskset.extend(command);
         run("taskset", &with_taskset, &[])
     } else {
-        run("cargo", &cargo, &[])
+        run(
+            bench,
+            args.iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            &[],
+        )
     }
 }
 

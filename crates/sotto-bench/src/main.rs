@@ -4,6 +4,7 @@ mod attachment;
 mod crypto;
 mod harness;
 mod messages;
+mod node;
 mod onion;
 mod rpc;
 
@@ -30,6 +31,12 @@ const BENCHES: &[Bench] = &[
         "1:1 encrypt/decrypt of a 1 KiB Content vs X25519 and Ed25519; 10 MB attachments in both \
          formats vs raw XChaCha20-Poly1305 and AES-CBC",
         messages::run,
+    ),
+    (
+        "node",
+        "a 7-node loopback testnet: signed retrieves vs Ed25519, replicated stores vs SQLite \
+         inserts, 3-hop onion requests vs X25519, onion store latency p50/p99",
+        node::run,
     ),
     (
         "onion",
