@@ -205,6 +205,13 @@ impl Engine {
     /// Prepares `outgoing` for `to` and queues its stores (due after [`LEASE_MS`], the time
     /// the caller has to attempt them at once); sync copies are marked seen so this device
     /// does not apply them again.
+    /// Whether typing indicators and read receipts may go to `peer`: an approved, unblocked
+    /// contact other than oneself (never to someone whose request is still pending).
+    fn may_signal(tx: &Tx<'_>, account: &Account, peer: &SessionId) -> Result<bool, ClientError> {
+        Ok(*peer != account.session_id()
+            && tx.contact(peer)?.is_some_and(|c| c.approved && !c.blocked))
+    }
+
     fn queue(
         tx: &Tx<'_>,
         account: &Account,
@@ -395,9 +402,7 @@ impl Engine {
         let sent_ms = self.timestamp(now_ms);
         let Self { account, db, .. } = self;
         db.write(|tx| {
-            let allowed = tx.settings()?.typing_indicators
-                && *peer != account.session_id()
-                && tx.contact(peer)?.is_some_and(|c| c.approved && !c.blocked);
+            let allowed = tx.settings()?.typing_indicators && Self::may_signal(tx, account, peer)?;
             if !allowed {
                 return Ok(None);
             }
@@ -481,8 +486,7 @@ impl Engine {
             let timestamps = tx.mark_read(conversation, now_ms)?;
             let send = !timestamps.is_empty()
                 && tx.settings()?.read_receipts
-                && *peer != account.session_id()
-                && tx.contact(peer)?.is_some_and(|c| c.approved && !c.blocked);
+                && Self::may_signal(tx, account, peer)?;
             if !send {
                 return Ok(None);
             }

@@ -22,7 +22,10 @@ pub use ed25519::{Ed25519PublicKey, Ed25519SecretKey, SIGNATURE_LEN, Signature};
 pub use error::CryptoError;
 pub use hmac::hmac_sha256;
 pub use scalar::{SecretScalar, sha512};
-pub use sealed_box::{SEALED_BOX_OVERHEAD, box_seed_keypair, seal, seal_open, seal_with_ephemeral};
+pub use sealed_box::{
+    SEALED_BOX_OVERHEAD, box_seed_keypair, seal, seal_open, seal_open_with_public,
+    seal_with_ephemeral,
+};
 pub use secret::{SecretBytes, SymmetricKey, ct_eq};
 pub use x25519::{X25519PublicKey, X25519SecretKey, x25519};
 

@@ -70,8 +70,18 @@ pub fn seal_with_ephemeral(
     Ok(out)
 }
 
-/// Opens a sealed box (libsodium `crypto_box_seal_open`) with the recipient's key pair.
+/// Opens a sealed box (libsodium `crypto_box_seal_open`) with the recipient's secret key.
 pub fn seal_open(recipient: &X25519SecretKey, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    seal_open_with_public(recipient, &recipient.public_key(), ciphertext)
+}
+
+/// [`seal_open`] for a caller that already holds the recipient's public key, saving the scalar
+/// multiplication that derives it. A `public` that does not match `recipient` fails to open.
+pub fn seal_open_with_public(
+    recipient: &X25519SecretKey,
+    public: &X25519PublicKey,
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     if ciphertext.len() < SEALED_BOX_OVERHEAD {
         return Err(CryptoError::TooShort {
             what: "sealed box",
@@ -81,7 +91,7 @@ pub fn seal_open(recipient: &X25519SecretKey, ciphertext: &[u8]) -> Result<Vec<u
     }
     let (epk_bytes, boxed) = ciphertext.split_at(32);
     let epk = X25519PublicKey::from_slice(epk_bytes)?;
-    let nonce = seal_nonce(&epk, &recipient.public_key())?;
+    let nonce = seal_nonce(&epk, public)?;
     salsa_box(recipient, &epk)
         .map_err(|_| CryptoError::Decrypt)?
         .decrypt(&nonce.into(), boxed)

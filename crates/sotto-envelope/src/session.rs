@@ -6,7 +6,7 @@
 use sotto_crypto::{
     CryptoError, CryptoRngCore, Ed25519PublicKey, Ed25519SecretKey, SEALED_BOX_OVERHEAD,
     SIGNATURE_LEN, Signature, X25519PublicKey, X25519SecretKey, blake2b_32, box_seed_keypair, seal,
-    seal_open, seal_with_ephemeral,
+    seal_open_with_public, seal_with_ephemeral,
 };
 use sotto_identity::{Account, SessionId};
 
@@ -122,8 +122,10 @@ pub fn decrypt_incoming_x25519(
             found: ciphertext.len(),
         });
     }
-    let mut buf = seal_open(secret, ciphertext).map_err(|_| DecryptError::NotAuthentic {
-        what: "1:1 message ciphertext",
+    let mut buf = seal_open_with_public(secret, public, ciphertext).map_err(|_| {
+        DecryptError::NotAuthentic {
+            what: "1:1 message ciphertext",
+        }
     })?;
     let too_short = DecryptError::TooShort {
         what: "1:1 message plaintext",
