@@ -24,6 +24,9 @@ store_limit_mb = 512
 proof_interval_s = 5
 # Optional: seconds between fetches of the node list (default 2).
 list_poll_interval_s = 2
+# Optional: a PEM file of extra root certificates to trust when proxying onion requests
+# to https:// servers (a private deployment's CA). The Mozilla roots are always trusted.
+# server_ca_file = "/etc/sotto/private-ca.pem"
 "#;
 
 /// Default `store_limit_mb`.
@@ -79,6 +82,7 @@ struct RawConfig {
     store_limit_mb: Option<u64>,
     proof_interval_s: Option<u64>,
     list_poll_interval_s: Option<u64>,
+    server_ca_file: Option<PathBuf>,
 }
 
 /// A validated node configuration.
@@ -98,6 +102,8 @@ pub struct NodeConfig {
     pub proof_interval: Duration,
     /// Time between node-list fetches.
     pub list_poll_interval: Duration,
+    /// Extra PEM root certificates for `https://` onion targets, besides the Mozilla roots.
+    pub server_ca_file: Option<PathBuf>,
 }
 
 fn invalid(field: &'static str, value: impl ToString, reason: &'static str) -> ConfigError {
@@ -212,6 +218,7 @@ impl NodeConfig {
             store_limit_bytes: store_limit_mb.saturating_mul(1 << 20),
             proof_interval: Duration::from_secs(proof),
             list_poll_interval: Duration::from_secs(poll),
+            server_ca_file: raw.server_ca_file.filter(|p| !p.as_os_str().is_empty()),
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sotto_crypto::OsRng;
-use sotto_onion::{Decision, OnionError, OnionRequest, OpenedLayer, Protocol, ReplyBody, seal_v3};
+use sotto_onion::{Decision, OnionError, OnionRequest, OpenedLayer, ReplyBody, seal_v3};
 use sotto_rpc::Request;
 use sotto_transport::{Response, TransportError};
 
@@ -153,12 +153,6 @@ impl Node {
                 sealed(&layer, status, body, fin.options)
             }
             Decision::RelayToServer(relay) => {
-                if relay.protocol == Protocol::Https {
-                    return Response::text(
-                        502,
-                        "HTTPS server targets are not supported by this node",
-                    );
-                }
                 let url = relay.url();
                 let agent = format!("Sotto Storage Server/{}", version_string());
                 let headers = [
@@ -167,7 +161,7 @@ impl Node {
                 ];
                 match self
                     .client
-                    .post_plain(&url, &headers, relay.payload.to_vec(), SERVER_TIMEOUT)
+                    .post_url(&url, &headers, relay.payload.to_vec(), SERVER_TIMEOUT)
                     .await
                 {
                     Ok(resp) => passthrough(resp),

@@ -45,6 +45,15 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// The `server_ca_file` could not be read.
+    #[error("server_ca_file {path}: {source}")]
+    ServerCa {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Builds the directory link for a node (the node's key signs registrations and proofs).
@@ -66,7 +75,14 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
             source,
         })?;
     let tls = TlsIdentity::new(&key)?;
-    let client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
+    let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
+    if let Some(path) = &config.server_ca_file {
+        let pem = std::fs::read(path).map_err(|source| RunError::ServerCa {
+            path: path.clone(),
+            source,
+        })?;
+        client = client.with_extra_roots(&pem)?;
+    }
     let link = directory(&config, &key, client.clone());
     let node = Arc::new(Node::new(key, store, client));
     let listener = tokio::net::TcpListener::bind(config.listen)

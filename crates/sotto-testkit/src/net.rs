@@ -70,6 +70,8 @@ pub struct TestnetConfig {
     /// The processes' log filter (`RUST_LOG`), e.g. `info,sotto_node::onion=debug`. Defaults to
     /// the caller's `RUST_LOG`, else `info`.
     pub log_filter: String,
+    /// Lines appended to every node's configuration file (e.g. `server_ca_file = "…"`).
+    pub node_extra_config: String,
 }
 
 impl TestnetConfig {
@@ -85,6 +87,7 @@ impl TestnetConfig {
             proof_interval_s: 2,
             decommission_after_s: 10,
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            node_extra_config: String::new(),
         }
     }
 }
@@ -283,11 +286,12 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("node.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n",
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
             data_dir.display().to_string(),
             self.directory.addr,
             hex::encode(self.directory.pubkey.as_bytes()),
             self.cfg.proof_interval_s,
+            self.cfg.node_extra_config,
         );
         write_private(&config, &text)?;
         let mut p = Process {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,21 +14,44 @@ use sotto_crypto::Ed25519PublicKey;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 
-use crate::tls::{SERVER_NAME, pinned_client_config};
+use crate::tls::{SERVER_NAME, pinned_client_config, web_client_config};
 use crate::{Response, TransportError};
 
 /// The largest response body the client reads.
 pub const MAX_RESPONSE_BODY: usize = 16 << 20;
 
 type Sender = SendRequest<Full<Bytes>>;
-type PoolKey = (SocketAddr, Option<[u8; 32]>);
+type PoolKey = (SocketAddr, Peer);
 
-/// An HTTPS client that pins each server's Ed25519 key and reuses connections per
-/// `(address, key)`. Cheap to clone; clones share the pool.
+/// Who the client expects at the other end of a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Peer {
+    /// Plain HTTP: nobody is authenticated.
+    Plain,
+    /// A Sotto process holding this Ed25519 key.
+    Pinned([u8; 32]),
+    /// A web server with a certificate for this name, chaining to a trusted root.
+    Web(String),
+}
+
+/// An HTTPS client that pins each Sotto server's Ed25519 key, can also reach ordinary web
+/// servers ([`HttpsClient::post_url`]), and reuses connections per `(address, peer)`. Cheap to
+/// clone; clones share the pool.
 #[derive(Clone, Default)]
 pub struct HttpsClient {
     pool: Arc<Mutex<HashMap<PoolKey, Vec<Sender>>>>,
     local_ip: Option<IpAddr>,
+    web: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// The web client configuration with the bundled roots only, built once.
+fn default_web_config() -> Result<Arc<rustls::ClientConfig>, TransportError> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(Arc::clone(config));
+    }
+    let config = web_client_config(&[])?;
+    Ok(Arc::clone(CONFIG.get_or_init(|| config)))
 }
 
 impl core::fmt::Debug for HttpsClient {
@@ -49,9 +72,16 @@ impl HttpsClient {
     #[must_use]
     pub fn with_local_addr(ip: IpAddr) -> Self {
         Self {
-            pool: Arc::default(),
             local_ip: Some(ip),
+            ..Self::default()
         }
+    }
+
+    /// Also trusts the PEM certificates in `pem` as roots for `https://` URLs (a private
+    /// deployment's CA), besides the bundled Mozilla roots.
+    pub fn with_extra_roots(mut self, pem: &[u8]) -> Result<Self, TransportError> {
+        self.web = Some(web_client_config(pem)?);
+        Ok(self)
     }
 
     fn take_idle(&self, key: &PoolKey) -> Option<Sender> {
@@ -93,56 +123,50 @@ impl HttpsClient {
         Ok(stream)
     }
 
-    async fn connect(
-        &self,
-        addr: SocketAddr,
-        pinned: Option<Ed25519PublicKey>,
-    ) -> Result<Sender, TransportError> {
+    async fn connect(&self, addr: SocketAddr, peer: &Peer) -> Result<Sender, TransportError> {
         let tcp = self.tcp(addr).await?;
-        let http_err = |e: hyper::Error| TransportError::Http(e.to_string());
-        let sender = match pinned {
-            Some(key) => {
-                let connector = TlsConnector::from(pinned_client_config(key)?);
-                let name = ServerName::try_from(SERVER_NAME)
-                    .map_err(|e| TransportError::Identity(e.to_string()))?;
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| TransportError::Tls {
-                        addr,
-                        reason: e.to_string(),
-                    })?;
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                    .await
-                    .map_err(http_err)?;
-                tokio::spawn(conn);
-                sender
-            }
-            None => {
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(http_err)?;
-                tokio::spawn(conn);
-                sender
-            }
+        let (config, name) = match peer {
+            Peer::Plain => return handshake(tcp).await,
+            Peer::Pinned(key) => (
+                pinned_client_config(Ed25519PublicKey(*key))?,
+                SERVER_NAME.to_owned(),
+            ),
+            Peer::Web(host) => (
+                match &self.web {
+                    Some(config) => Arc::clone(config),
+                    None => default_web_config()?,
+                },
+                host.clone(),
+            ),
         };
-        Ok(sender)
+        let name = ServerName::try_from(name).map_err(|e| TransportError::Tls {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let tls = TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| TransportError::Tls {
+                addr,
+                reason: e.to_string(),
+            })?;
+        handshake(tls).await
     }
 
     async fn exchange(
         &self,
         addr: SocketAddr,
-        pinned: Option<Ed25519PublicKey>,
+        peer: Peer,
         host: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Response, TransportError> {
-        let key = (addr, pinned.map(|k| k.0));
-        let mut sender = match self.take_idle(&key) {
+        let mut sender = match self.take_idle(&(addr, peer.clone())) {
             Some(s) => s,
-            None => self.connect(addr, pinned).await?,
+            None => self.connect(addr, &peer).await?,
         };
+        let key = (addr, peer);
         let mut builder = hyper::Request::builder()
             .method("POST")
             .uri(path)
@@ -193,14 +217,23 @@ impl HttpsClient {
     ) -> Result<Response, TransportError> {
         tokio::time::timeout(
             timeout,
-            self.exchange(addr, Some(*pinned), SERVER_NAME, path, headers, body),
+            self.exchange(
+                addr,
+                Peer::Pinned(pinned.0),
+                SERVER_NAME,
+                path,
+                headers,
+                body,
+            ),
         )
         .await
         .map_err(|_| TransportError::Timeout(timeout))?
     }
 
-    /// POSTs to a plain `http://host:port/path` URL (onion requests proxied to a server).
-    pub async fn post_plain(
+    /// POSTs to an `http://` or `https://` URL (onion requests proxied to a server). An
+    /// `https://` server must present a certificate for the URL's host that chains to the
+    /// bundled Mozilla roots or to a root added with [`HttpsClient::with_extra_roots`].
+    pub async fn post_url(
         &self,
         url: &str,
         headers: &[(&str, &str)],
@@ -211,28 +244,90 @@ impl HttpsClient {
             url: url.to_owned(),
             reason,
         };
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| invalid("only http:// URLs are supported"))?;
-        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| invalid("bad port"))?),
-            None => (authority, 80),
+        let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("https://") {
+            (rest, true, 443)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (rest, false, 80)
+        } else {
+            return Err(invalid("only http:// and https:// URLs are supported"));
         };
-        if host.is_empty() {
-            return Err(invalid("no host"));
-        }
+        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+        let (host, port) =
+            split_authority(authority, default_port).ok_or_else(|| invalid("bad host or port"))?;
+        let peer = if tls {
+            Peer::Web(host.to_owned())
+        } else {
+            Peer::Plain
+        };
         let work = async {
             let addr = tokio::net::lookup_host((host, port))
                 .await
                 .map_err(|_| invalid("cannot resolve host"))?
                 .next()
                 .ok_or_else(|| invalid("cannot resolve host"))?;
-            self.exchange(addr, None, authority, path, headers, body)
+            self.exchange(addr, peer, authority, path, headers, body)
                 .await
         };
         tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| TransportError::Timeout(timeout))?
+    }
+}
+
+/// Splits `host[:port]` or `[v6]:port`; `None` for an empty host or a bad port.
+fn split_authority(authority: &str, default_port: u16) -> Option<(&str, u16)> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0)?,
+        None => default_port,
+    };
+    (!host.is_empty()).then_some((host, port))
+}
+
+/// The HTTP/1.1 handshake over an established stream; the connection runs in its own task.
+async fn handshake<S>(stream: S) -> Result<Sender, TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| TransportError::Http(e.to_string()))?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_authority;
+
+    #[test]
+    fn authorities() {
+        assert_eq!(split_authority("a.example", 443), Some(("a.example", 443)));
+        assert_eq!(
+            split_authority("a.example:8443", 443),
+            Some(("a.example", 8443))
+        );
+        assert_eq!(
+            split_authority("127.0.0.1:80", 443),
+            Some(("127.0.0.1", 80))
+        );
+        assert_eq!(split_authority("[::1]:8080", 80), Some(("::1", 8080)));
+        assert_eq!(split_authority("[::1]", 80), Some(("::1", 80)));
+        for bad in [
+            "", ":80", "h:", "h:0", "h:65536", "h:x", "[::1", "[::1]x", "[]:80",
+        ] {
+            assert_eq!(split_authority(bad, 80), None, "{bad}");
+        }
     }
 }

@@ -131,3 +131,28 @@ pub(crate) fn pinned_client_config(
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// A client configuration for ordinary web servers (onion requests proxied to `https://`
+/// targets): certificates must chain to the Mozilla roots bundled by `webpki-roots`, or to one
+/// of the PEM certificates in `extra_roots` (a private deployment's own CA).
+pub(crate) fn web_client_config(
+    extra_roots: &[u8],
+) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+    use rustls::pki_types::pem::PemObject as _;
+    let err = |e: &dyn core::fmt::Display| TransportError::Identity(e.to_string());
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in CertificateDer::pem_slice_iter(extra_roots) {
+        let cert = cert.map_err(|e| err(&format!("extra root certificates: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| err(&format!("extra root certificate refused: {e}")))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
