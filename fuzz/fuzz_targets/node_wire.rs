@@ -1,11 +1,11 @@
-//! Node-to-node inputs: the signed headers, the forwarded-request body, the sync request and
-//! the next-row header. Never panic; what parses re-encodes to something that parses the same
+//! Node-to-node inputs: the signed headers, the forwarded-request body, the sync request, the
+//! deleted-hashes query and the next-row header. Never panic; what parses re-encodes to something that parses the same
 //! (decode → encode → decode).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sotto_node::peer_auth::{NODE_HEADER, PeerHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use sotto_node::wire::{Forwarded, SyncRequest, parse_next_row};
+use sotto_node::wire::{Forwarded, Hashes, SyncRequest, parse_next_row};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(f) = Forwarded::parse(data) {
@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
             SyncRequest::parse(&s.to_json()).expect("re-encoded parses"),
             s
         );
+    }
+    if let Ok(h) = Hashes::parse(data) {
+        assert_eq!(Hashes::parse(&h.to_json()).expect("re-encoded parses"), h);
     }
     let text = String::from_utf8_lossy(data);
     if let Ok(row) = parse_next_row(&text) {

@@ -173,6 +173,7 @@ impl Node {
             ("POST", "/sn/onion") => self.onion_from_node(&req, now_ms).await,
             ("POST", "/sn/storage_cc") => self.storage_cc(&req, now_ms),
             ("POST", "/sn/sync") => self.serve_sync(&req, now_ms),
+            ("POST", "/sn/deleted") => self.serve_deleted(&req, now_ms),
             ("GET" | "POST", "/ping_test/v1") => Ok(self.ping()),
             ("GET", "/get_stats/v1") => Ok(Response::json(
                 200,
@@ -181,7 +182,7 @@ impl Node {
             (
                 _,
                 "/storage_rpc/v1" | "/onion_req/v2" | "/sn/onion" | "/sn/storage_cc" | "/sn/sync"
-                | "/ping_test/v1" | "/get_stats/v1",
+                | "/sn/deleted" | "/ping_test/v1" | "/get_stats/v1",
             ) => Err(NodeError::MethodNotAllowed),
             _ => Err(NodeError::NotFound),
         };

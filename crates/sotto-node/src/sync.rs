@@ -1,6 +1,9 @@
 //! Catch-up between nodes: `POST /sn/sync` serves the messages of a swarm-space range in
 //! bounded, resumable pages; [`Node::pull_range`] fetches a range from one node, and
-//! [`Node::catch_up`] runs the pulls a change of the node list calls for.
+//! [`Node::catch_up`] runs the pulls a change of the node list calls for. Deletes are caught up
+//! too: after pulling, a node asks the source which of its own messages in the range the source
+//! deleted (`POST /sn/deleted`, [`Node::purge_deleted`]) and drops them, and no node takes back
+//! a copy of a message it deleted (the store keeps tombstones until the message would expire).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +20,9 @@ use thiserror::Error;
 use crate::error::NodeError;
 use crate::node::{Node, short, unix_now_ms};
 use crate::view::NetworkView;
-use crate::wire::{MAX_SYNC_BYTES, NEXT_ROW_HEADER, SyncRequest, parse_next_row};
+use crate::wire::{
+    Hashes, MAX_DELETED_QUERY, MAX_SYNC_BYTES, NEXT_ROW_HEADER, SyncRequest, parse_next_row,
+};
 
 /// Data bytes asked for per page.
 pub const PAGE_BYTES: u64 = 1 << 20;
@@ -118,6 +123,63 @@ impl Node {
         Ok(resp)
     }
 
+    /// `POST /sn/deleted`: which of the listed hashes this node deleted, for a listed node.
+    pub(crate) fn serve_deleted(
+        &self,
+        req: &sotto_transport::Request,
+        now_ms: u64,
+    ) -> Result<Response, NodeError> {
+        self.authenticate_peer(req, now_ms)?;
+        let query = Hashes::parse(&req.body).map_err(|_| NodeError::PeerBody("deleted query"))?;
+        let hashes = self.with_store(|s| s.tombstoned(&query.hashes))?;
+        Ok(Response::bytes(
+            200,
+            "application/json",
+            Hashes { hashes }.to_json(),
+        ))
+    }
+
+    /// Asks `source` which of this node's messages in `range` it deleted, in batches from row
+    /// `*after_row` (updated as batches complete, so a failed run resumes), and deletes those
+    /// here. Returns how many were deleted.
+    pub async fn purge_deleted(
+        &self,
+        source: &NodeListing,
+        range: SwarmRange,
+        after_row: &mut i64,
+    ) -> Result<usize, SyncError> {
+        let mut purged = 0;
+        loop {
+            let (lower, upper) = (range.lower_exclusive(), range.upper_inclusive());
+            let now = unix_now_ms();
+            let rows = self
+                .with_store(|s| s.hashes_after(lower, upper, *after_row, MAX_DELETED_QUERY, now))?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                return Ok(purged);
+            };
+            let query = Hashes {
+                hashes: rows.into_iter().map(|r| r.1).collect(),
+            };
+            let resp = self
+                .post_to_node(source, "/sn/deleted", query.to_json(), PAGE_TIMEOUT)
+                .await?;
+            if resp.status != 200 {
+                return Err(SyncError::Refused {
+                    status: resp.status,
+                });
+            }
+            let gone = Hashes::parse(&resp.body).map_err(|_| SyncError::Malformed("deleted"))?;
+            // Only hashes that were asked about count: a peer cannot delete anything else.
+            let gone: Vec<String> = gone
+                .hashes
+                .into_iter()
+                .filter(|h| query.hashes.contains(h))
+                .collect();
+            purged += self.with_store(|s| s.delete_hashes(&gone))?;
+            *after_row = last;
+        }
+    }
+
     /// Pulls `range` from `source`, page by page from `*after_row` (updated as pages arrive, so
     /// a failed pull resumes where it stopped). Returns how many messages were new here.
     pub async fn pull_range(
@@ -189,7 +251,7 @@ impl Node {
         generation: &SyncGeneration,
         round: u64,
     ) {
-        let mut after_row = 0i64;
+        let (mut after_row, mut purged_to) = (0i64, 0i64);
         let mut pause = Duration::from_millis(500);
         for attempt in 1..=MAX_ATTEMPTS {
             if !generation.is_current(round) {
@@ -200,9 +262,16 @@ impl Node {
             else {
                 return;
             };
-            match self.pull_range(&listing, range, &mut after_row).await {
-                Ok(n) => {
-                    tracing::info!(from = %short(&source), new = n, "catch-up done");
+            let pulled = match self.pull_range(&listing, range, &mut after_row).await {
+                Ok(new) => self
+                    .purge_deleted(&listing, range, &mut purged_to)
+                    .await
+                    .map(|deleted| (new, deleted)),
+                Err(e) => Err(e),
+            };
+            match pulled {
+                Ok((new, deleted)) => {
+                    tracing::info!(from = %short(&source), new, deleted, "catch-up done");
                     return;
                 }
                 Err(e) => {

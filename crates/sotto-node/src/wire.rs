@@ -8,6 +8,9 @@
 //!   the messages whose owners lie in the swarm-space range `(lower, upper]` stored after row
 //!   `after_row`; the answer is a replication blob (`sotto_rpc::replication`, with namespaces)
 //!   and the header `X-Sotto-Next-Row` to resume from.
+//! - `POST /sn/deleted`: catch-up of deletes. JSON `{"hashes": [...]}` (at most
+//!   [`MAX_DELETED_QUERY`] message hashes) asks which of them the peer deleted; the answer is
+//!   `{"deleted": [...]}`, the subset it holds tombstones for.
 
 use serde::{Deserialize, Serialize};
 use sotto_bencode::Value;
@@ -17,6 +20,10 @@ use thiserror::Error;
 pub const NEXT_ROW_HEADER: &str = "x-sotto-next-row";
 /// The most data one sync answer carries.
 pub const MAX_SYNC_BYTES: u64 = 4 << 20;
+/// The most hashes one `/sn/deleted` query may ask about.
+pub const MAX_DELETED_QUERY: usize = 1000;
+/// The longest message hash accepted in a `/sn/deleted` query (client hashes are 43).
+const MAX_HASH_LEN: usize = 128;
 /// The longest method name accepted in a forwarded request.
 const MAX_METHOD_LEN: usize = 64;
 
@@ -30,6 +37,9 @@ pub enum WireError {
     /// The sync request is not the expected JSON object.
     #[error("sync request: {0}")]
     Sync(String),
+    /// The deleted-hashes query is not the expected JSON object.
+    #[error("deleted query: {0}")]
+    Deleted(String),
     /// The next-row header is not a non-negative integer.
     #[error("sync answer: malformed {NEXT_ROW_HEADER} header")]
     NextRow,
@@ -107,6 +117,43 @@ impl SyncRequest {
     }
 }
 
+/// A `/sn/deleted` query or answer: message hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hashes {
+    /// In a query: the hashes asked about. In an answer: the ones deleted.
+    #[serde(alias = "deleted")]
+    pub hashes: Vec<String>,
+}
+
+impl Hashes {
+    /// Reads a query or answer, refusing more than [`MAX_DELETED_QUERY`] hashes or any longer
+    /// than a message hash can be.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let q: Self =
+            serde_json::from_slice(body).map_err(|e| WireError::Deleted(e.to_string()))?;
+        if q.hashes.len() > MAX_DELETED_QUERY {
+            return Err(WireError::Deleted(format!(
+                "{} hashes; at most {MAX_DELETED_QUERY}",
+                q.hashes.len()
+            )));
+        }
+        if q.hashes
+            .iter()
+            .any(|h| h.is_empty() || h.len() > MAX_HASH_LEN)
+        {
+            return Err(WireError::Deleted("a hash is empty or too long".to_owned()));
+        }
+        Ok(q)
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// Reads the `X-Sotto-Next-Row` header value.
 pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
     let v = value.trim();
@@ -119,6 +166,33 @@ pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleted_queries() {
+        let q = Hashes {
+            hashes: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(Hashes::parse(&q.to_json()).unwrap(), q);
+        assert_eq!(Hashes::parse(br#"{"deleted":["a","b"]}"#).unwrap(), q);
+        let many = Hashes {
+            hashes: vec!["h".into(); MAX_DELETED_QUERY + 1],
+        };
+        assert!(Hashes::parse(&many.to_json()).is_err());
+        for bad in [
+            &br#"{"hashes":[""]}"#[..],
+            br#"{"hashes":"a"}"#,
+            br#"{"hashes":[],"x":1}"#,
+            b"[",
+        ] {
+            assert!(
+                Hashes::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let long = format!(r#"{{"hashes":["{}"]}}"#, "h".repeat(MAX_HASH_LEN + 1));
+        assert!(Hashes::parse(long.as_bytes()).is_err());
+    }
 
     #[test]
     fn forwarded_round_trip() {

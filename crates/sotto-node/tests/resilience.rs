@@ -1,6 +1,7 @@
 //! Resilience and request checking over real processes (the shared harness
 //! `sotto_testkit::net`): a swarm of 7 keeps every acknowledged store through two `kill -9`s and
-//! the killed nodes catch up after a restart; wrong-swarm, badly signed, stale, oversize and
+//! the killed nodes catch up after a restart; a delete missed by a killed node reaches it when it
+//! returns, and no node takes the deleted message back; wrong-swarm, badly signed, stale, oversize and
 //! badly timed stores get the spec's status codes and change nothing.
 #![allow(
     clippy::unwrap_used,
@@ -15,9 +16,9 @@ use std::time::Duration;
 
 use common::{Net, ok_count, wait_until};
 use sotto_identity::Account;
-use sotto_rpc::request::{Lifetime, Store};
+use sotto_rpc::request::{Delete, Lifetime, Request, Store};
 use sotto_rpc::response::{GetSwarmResponse, SwarmResponse};
-use sotto_rpc::{AccountId, Encoding, Method, Namespace, Signer};
+use sotto_rpc::{AccountId, Encoding, MessageHash, Method, Namespace, Signer};
 use sotto_swarm::{SwarmId, SwarmIds, swarm_space};
 
 /// Seven nodes form one swarm. Two are killed with `kill -9` part-way through a run of stores
@@ -87,6 +88,46 @@ async fn two_of_seven_killed_lose_no_acknowledged_store_and_catch_up() {
         )
         .await;
         assert_eq!(got, acknowledged, "restarted node {i}");
+    }
+}
+
+/// Seven nodes form one swarm and hold two messages. One node is killed, one message is deleted
+/// through a survivor, and the node comes back: it drops the deleted message during catch-up,
+/// and no survivor takes it back from the returning node (whose return makes them pull from it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_missed_by_a_killed_node_reaches_it_and_nothing_comes_back() {
+    const NODES: usize = 7;
+    const KILLED: usize = 6;
+    let mut net = Net::start(96, NODES);
+    let all: Vec<usize> = (0..NODES).collect();
+    net.wait_converged(&all).await;
+    let carol = Account::from_ed25519_seed(&[0xca; 32]);
+    let id = AccountId::from(carol.session_id());
+    for data in [b"kept".as_slice(), b"deleted"] {
+        assert_eq!(ok_count(&net.store(0, &carol, data).await), NODES);
+    }
+    net.tn.kill(KILLED).unwrap();
+    let hash = MessageHash::compute(&id, Namespace::DEFAULT, b"deleted");
+    let delete = Delete::new(id, vec![hash], &Signer::session(carol.ed25519_secret()));
+    let resp = net.post(1, Request::Delete(delete)).await.unwrap();
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let kept = vec![b"kept".to_vec()];
+    for i in 0..NODES - 1 {
+        assert_eq!(net.retrieve(i, &carol).await.unwrap(), kept, "survivor {i}");
+    }
+
+    net.tn.restart(KILLED).unwrap();
+    wait_until(
+        "the restarted node to drop the deleted message",
+        Duration::from_secs(30),
+        || async { net.retrieve(KILLED, &carol).await.filter(|m| *m == kept) },
+    )
+    .await;
+    // The return changed the swarm's membership, so the survivors pulled from the returning
+    // node too; let that settle (every node converged on the same list), then check all.
+    net.wait_converged(&all).await;
+    for i in all {
+        assert_eq!(net.retrieve(i, &carol).await.unwrap(), kept, "node {i}");
     }
 }
 

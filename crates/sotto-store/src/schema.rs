@@ -1,6 +1,16 @@
-//! The database schema. Version 1; later versions migrate forward from `user_version`.
+//! The database schema. Version 2; older files migrate forward from `user_version`.
 
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
+
+/// Version 2: hashes of deleted messages, kept until the message would have expired, so that a
+/// copy held by a node that missed the delete is neither taken back in nor kept.
+pub(crate) const TOMBSTONES: &str = "
+CREATE TABLE tombstones (
+    hash TEXT PRIMARY KEY,
+    expiry INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tombstones_expiry ON tombstones(expiry);
+";
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE owners (

@@ -198,6 +198,34 @@ fn ns_clause(ns: Option<i16>) -> (&'static str, i64) {
     }
 }
 
+/// The owner clause of a swarm-space range `(lower, upper]`, wrapping around when
+/// `lower ≥ upper`; `?1` and `?2` are the bounds.
+fn range_clause(lower: u64, upper: u64) -> &'static str {
+    if lower < upper {
+        "o.swarm_space > ?1 AND o.swarm_space <= ?2"
+    } else {
+        "(o.swarm_space > ?1 OR o.swarm_space <= ?2)"
+    }
+}
+
+/// Records that `hash` was deleted; kept until `expiry`.
+fn bury(conn: &Connection, hash: &str, expiry: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO tombstones (hash, expiry) VALUES (?1, ?2)
+         ON CONFLICT(hash) DO UPDATE SET expiry = max(expiry, excluded.expiry)",
+    )?
+    .execute(params![hash, expiry])?;
+    Ok(())
+}
+
+fn is_tombstoned(conn: &Connection, hash: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tombstones WHERE hash = ?1")?
+        .query_row([hash], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`, limited to about `limit_bytes`.
     pub fn open(path: &Path, limit_bytes: u64) -> Result<Self, StoreError> {
@@ -224,10 +252,14 @@ impl Store {
                 supported: schema::VERSION,
             });
         }
-        if version == 0 {
+        let missing = match version {
+            0 => format!("{}{}", schema::SCHEMA, schema::TOMBSTONES),
+            1 => schema::TOMBSTONES.to_owned(),
+            _ => String::new(),
+        };
+        if !missing.is_empty() {
             conn.execute_batch(&format!(
-                "BEGIN; {} PRAGMA user_version = {}; COMMIT;",
-                schema::SCHEMA,
+                "BEGIN; {missing} PRAGMA user_version = {}; COMMIT;",
                 schema::VERSION
             ))?;
         }
@@ -309,7 +341,8 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Inserts replicated messages, ignoring hashes already present. Returns how many were new.
+    /// Inserts replicated messages, ignoring hashes already present or deleted here. Returns how
+    /// many were new.
     pub fn insert_replicated(
         &mut self,
         msgs: &[NewMessage],
@@ -320,7 +353,7 @@ impl Store {
         let mut inserted = 0;
         for msg in msgs {
             let expiry = to_i64(msg.expiry_ms, "expiry")?;
-            if expiry <= now {
+            if expiry <= now || is_tombstoned(&tx, &msg.hash)? {
                 continue;
             }
             let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
@@ -406,10 +439,15 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut deleted = Vec::new();
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM messages WHERE owner = ?1 AND hash = ?2")?;
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM messages WHERE owner = ?1 AND hash = ?2 RETURNING expiry",
+            )?;
             for hash in hashes {
-                if stmt.execute(params![owner_id, hash])? > 0 {
+                let expiry: Option<i64> = stmt
+                    .query_row(params![owner_id, hash], |r| r.get(0))
+                    .optional()?;
+                if let Some(expiry) = expiry {
+                    bury(&tx, hash, expiry)?;
                     deleted.push(hash.clone());
                 }
             }
@@ -432,15 +470,14 @@ impl Store {
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let (ns_sql, ns) = ns_clause(namespace);
             let sql = format!(
-                "DELETE FROM messages WHERE owner = ?1 AND {extra}{ns_sql} RETURNING namespace, hash"
+                "DELETE FROM messages WHERE owner = ?1 AND {extra}{ns_sql} RETURNING namespace, hash, expiry"
             );
             let mut stmt = tx.prepare(&sql)?;
             let mut rows = stmt.query(params![owner_id, bound, ns])?;
             while let Some(row) = rows.next()? {
-                deleted
-                    .entry(to_ns(row.get(0)?)?)
-                    .or_default()
-                    .push(row.get(1)?);
+                let hash: String = row.get(1)?;
+                bury(&tx, &hash, row.get(2)?)?;
+                deleted.entry(to_ns(row.get(0)?)?).or_default().push(hash);
             }
         }
         tx.commit()?;
@@ -572,12 +609,47 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes every message that has expired by `now_ms`; returns how many.
+    /// Deletes every message (and every tombstone) that has expired by `now_ms`; returns how
+    /// many messages.
     pub fn sweep_expired(&mut self, now_ms: u64) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM messages WHERE expiry <= ?1",
-            [to_i64(now_ms, "now")?],
-        )?)
+        let now = to_i64(now_ms, "now")?;
+        let swept = self
+            .conn
+            .execute("DELETE FROM messages WHERE expiry <= ?1", [now])?;
+        self.conn
+            .execute("DELETE FROM tombstones WHERE expiry <= ?1", [now])?;
+        Ok(swept)
+    }
+
+    /// Which of `hashes` were deleted here (and have not expired since).
+    pub fn tombstoned(&self, hashes: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for hash in hashes {
+            if is_tombstoned(&self.conn, hash)? {
+                out.push(hash.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the messages with these hashes, whoever owns them, leaving tombstones (a peer
+    /// reported them deleted). Returns how many were here.
+    pub fn delete_hashes(&mut self, hashes: &[String]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut deleted = 0;
+        {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM messages WHERE hash = ?1 RETURNING expiry")?;
+            for hash in hashes {
+                let expiry: Option<i64> = stmt.query_row([hash], |r| r.get(0)).optional()?;
+                if let Some(expiry) = expiry {
+                    bury(&tx, hash, expiry)?;
+                    deleted += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// Records revoked subaccount tokens for `owner`, keeping the newest
@@ -659,15 +731,11 @@ impl Store {
         max_bytes: usize,
         now_ms: u64,
     ) -> Result<Vec<RangeMessage>, StoreError> {
-        let range = if lower < upper {
-            "o.swarm_space > ?1 AND o.swarm_space <= ?2"
-        } else {
-            "(o.swarm_space > ?1 OR o.swarm_space <= ?2)"
-        };
         let sql = format!(
             "SELECT m.id, o.pubkey, o.swarm_space, m.namespace, m.hash, m.timestamp, m.expiry, m.data
              FROM messages m JOIN owners o ON o.id = m.owner
-             WHERE {range} AND m.id > ?3 AND m.expiry > ?4 ORDER BY m.id"
+             WHERE {} AND m.id > ?3 AND m.expiry > ?4 ORDER BY m.id",
+            range_clause(lower, upper)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![
@@ -699,6 +767,36 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Row ids and hashes of up to `limit` unexpired messages whose owner's swarm space lies in
+    /// `(lower, upper]` (wrapping as in [`Store::range_after`]), after row `after_row`, in row
+    /// order: what a node asks a peer about when checking for deletes it missed.
+    pub fn hashes_after(
+        &self,
+        lower: u64,
+        upper: u64,
+        after_row: i64,
+        limit: usize,
+        now_ms: u64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql = format!(
+            "SELECT m.id, m.hash FROM messages m JOIN owners o ON o.id = m.owner
+             WHERE {} AND m.id > ?3 AND m.expiry > ?4 ORDER BY m.id LIMIT ?5",
+            range_clause(lower, upper)
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                space_key(lower),
+                space_key(upper),
+                after_row,
+                to_i64(now_ms, "now")?,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How much the store holds.

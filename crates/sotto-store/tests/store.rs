@@ -333,3 +333,82 @@ proptest! {
         prop_assert_eq!(seen, want);
     }
 }
+
+#[test]
+fn deletes_leave_tombstones_that_stop_replicated_copies_until_expiry() {
+    let mut s = Store::open_in_memory().unwrap();
+    for (h, ts) in [("a", 10), ("b", 20), ("c", 30), ("d", 40)] {
+        s.store(&msg(1, 0, h, ts, 1000 + ts), false).unwrap();
+    }
+    s.delete(&owner(1), &["a".into()]).unwrap();
+    s.delete_before(&owner(1), Some(0), 20).unwrap();
+    s.delete_all(&owner(1), None).unwrap();
+    let all: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+    assert_eq!(s.tombstoned(&all).unwrap(), ["a", "b", "c", "d"]);
+    // A peer that missed the deletes offers its copies back: none is taken.
+    let copies: Vec<NewMessage> = ["a", "b", "e"]
+        .iter()
+        .map(|h| msg(1, 0, h, 10, 1010))
+        .collect();
+    assert_eq!(s.insert_replicated(&copies, 0).unwrap(), 1);
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["e"]);
+    // Tombstones go with the expiry of the message they stand for.
+    s.sweep_expired(1025).unwrap();
+    assert_eq!(s.tombstoned(&all).unwrap(), ["c", "d"]);
+    s.sweep_expired(1041).unwrap();
+    assert!(s.tombstoned(&all).unwrap().is_empty());
+    let later = msg(1, 0, "a", 10, 5000);
+    assert_eq!(s.insert_replicated(&[later], 1041).unwrap(), 1);
+}
+
+#[test]
+fn a_node_purges_what_a_peer_deleted() {
+    let (mut here, mut peer) = (
+        Store::open_in_memory().unwrap(),
+        Store::open_in_memory().unwrap(),
+    );
+    for h in ["a", "b", "c"] {
+        here.store(&msg(1, 0, h, 10, 1000), false).unwrap();
+        peer.store(&msg(1, 0, h, 10, 1000), false).unwrap();
+    }
+    peer.delete(&owner(1), &["b".into(), "c".into()]).unwrap();
+    let mine: Vec<String> = here
+        .hashes_after(0, u64::MAX, 0, 10, 0)
+        .unwrap()
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    assert_eq!(mine, ["a", "b", "c"]);
+    let gone = peer.tombstoned(&mine).unwrap();
+    assert_eq!(here.delete_hashes(&gone).unwrap(), 2);
+    assert_eq!(hashes(&here, 1, 0, None, 0), ["a"]);
+    assert_eq!(here.tombstoned(&mine).unwrap(), ["b", "c"]);
+    // Paging: rows after the first, limited.
+    let page = here.hashes_after(0, u64::MAX, 0, 1, 0).unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(
+        here.hashes_after(0, u64::MAX, page[0].0, 1, 0)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_version_1_file_gains_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let mut s = Store::open(&path, 1 << 20).unwrap();
+        s.store(&msg(1, 0, "a", 10, 1000), false).unwrap();
+    }
+    // Make it a version-1 file: no tombstones table.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE tombstones; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let mut s = Store::open(&path, 1 << 20).unwrap();
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
+    s.delete(&owner(1), &["a".into()]).unwrap();
+    assert_eq!(s.tombstoned(&["a".into()]).unwrap(), ["a"]);
+}
