@@ -14,6 +14,8 @@ use sotto_rpc::response::RetrievedMessage;
 use sotto_rpc::{AccountId, MessageHash, Namespace};
 
 const T: u64 = 1_754_971_101_000;
+/// The swarm node the batch comes from.
+const NODE: sotto_crypto::Ed25519PublicKey = sotto_crypto::Ed25519PublicKey([9; 32]);
 
 fuzz_target!(|data: &[u8]| {
     let me = Account::from_ed25519_seed(&[2; 32]);
@@ -52,8 +54,8 @@ fuzz_target!(|data: &[u8]| {
         });
     }
     engine
-        .receive(&batch, T + 100)
+        .receive(&NODE, &batch, T + 100)
         .expect("untrusted input never fails a batch");
-    assert!(engine.receive(&batch, T + 200).expect("again").is_empty());
+    assert!(engine.receive(&NODE, &batch, T + 200).expect("again").is_empty());
     engine.expire(T + 10_000_000).expect("expire");
 });

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's one task runner.
 //!
 //! ```text
+//! cargo xtask demo               two accounts chat over a local testnet (the README's first command)
 //! cargo xtask vectors [DIR…]     run the conformance vectors (default: test-vectors)
 //! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
 //! cargo xtask bench NAME          run a benchmark in release mode on one core
@@ -14,12 +15,19 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod codegen;
+mod demo;
 mod testnet;
 
 const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
+  demo [--dir DIR] [--nodes N] [--base-port P] [--root ROOT] [--no-wait]
+                      Start the local testnet (or reuse a running one), create two
+                      accounts, alice and bob, in ROOT (default target/demo) and play a
+                      chat between them with the `sotto` command, printing each command,
+                      its delivery states and the onion route it took. The network then
+                      stays up for you to chat on, until Ctrl-C (--no-wait: exit).
   vectors [DIR...]    Run every conformance vector in DIR (default: test-vectors).
                       Prints one line per failing case and ends with
                       `vectors: N passed, M failed`; exits 1 if anything failed.
@@ -51,6 +59,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1..).unwrap_or_default()),
         Some("codegen") => codegen::codegen(args.get(1..).unwrap_or_default()),
         Some("testnet") => testnet::testnet(args.get(1..).unwrap_or_default()),
+        Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
         Some("ci") => ci(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -97,7 +106,11 @@ fn vectors(args: &[String]) -> Result<bool> {
 /// Runs a command from the workspace root, echoing it first.
 pub(crate) fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<bool> {
     println!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
+    let mut cmd = Command::new(program);
+    if program == "cargo" {
+        sotto_testkit::net::without_cargo_run_env(&mut cmd);
+    }
+    let status = cmd
         .args(args)
         .envs(envs.iter().copied())
         .current_dir(root())

@@ -162,93 +162,140 @@ fn execute(net: &mut Testnet, line: &str) -> String {
 }
 
 fn supervise(opts: &Options) -> Result<bool> {
-    if UnixStream::connect(socket_path(&opts.dir)).is_ok() {
-        bail!(
-            "a testnet is already running in {}; stop it with Ctrl-C in its terminal",
-            opts.dir.display()
-        );
-    }
-    if !run(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "sotto-node",
-            "-p",
-            "sotto-directory",
-        ],
-        &[],
-    )? {
-        bail!("building the node binaries failed");
-    }
-    if opts.dir.exists() {
-        std::fs::remove_dir_all(&opts.dir)
-            .with_context(|| format!("clearing {}", opts.dir.display()))?;
-    }
-    std::fs::create_dir_all(&opts.dir)?;
-    // The node binaries are built into the same target directory as this xtask binary.
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .map_or_else(|| root().join("target/debug"), Path::to_path_buf);
-    let mut cfg = TestnetConfig::new(opts.dir.clone(), bin_dir);
-    cfg.nodes = opts.nodes;
-    cfg.port = opts.port;
-    println!(
-        "starting a directory and {} nodes in {} …",
-        cfg.nodes,
-        opts.dir.display()
-    );
-    let mut net = Testnet::start(cfg)?;
-    if let Err(e) = net.wait_ready(Duration::from_secs(90)) {
-        eprintln!("{}", net.logs_tail(15));
-        bail!("the testnet did not come up: {e}");
-    }
-    let network_file = opts.dir.join("network.json");
-    std::fs::write(
-        &network_file,
-        serde_json::to_string_pretty(&net.network_file())? + "\n",
-    )?;
-    print!("{}", status(&mut net));
-    println!("\nnetwork file: {}", network_file.display());
+    build(&["sotto-node", "sotto-directory"])?;
+    let net = Supervisor::start(&opts.dir, opts.nodes, opts.port)?;
     println!(
         "control it from another terminal: cargo xtask testnet status|add|kill node-03|restart node-03"
     );
     println!("Ctrl-C stops everything.");
+    net.wait_for_signal()?;
+    net.stop();
+    Ok(true)
+}
 
-    let net = Arc::new(Mutex::new(net));
-    let listener = UnixListener::bind(socket_path(&opts.dir))?;
-    let shared = Arc::clone(&net);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let mut line = String::new();
-            if BufReader::new(&stream).read_line(&mut line).is_err() {
-                continue;
+/// Builds `packages` (debug, `--locked`) into the workspace's target directory.
+pub(crate) fn build(packages: &[&str]) -> Result<()> {
+    let mut args = vec!["build", "--locked"];
+    for package in packages {
+        args.extend(["-p", package]);
+    }
+    if !run("cargo", &args, &[])? {
+        bail!("building {} failed", packages.join(", "));
+    }
+    Ok(())
+}
+
+/// The directory the debug binaries are built into: this xtask binary's own.
+pub(crate) fn bin_dir() -> Result<PathBuf> {
+    Ok(std::env::current_exe()?
+        .parent()
+        .map_or_else(|| root().join("target/debug"), Path::to_path_buf))
+}
+
+/// Whether a supervised testnet runs in `dir`: its control socket answers `status`.
+pub(crate) fn is_running(dir: &Path) -> bool {
+    let Ok(mut stream) = UnixStream::connect(socket_path(dir)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reply = String::new();
+    writeln!(stream, "status").is_ok()
+        && BufReader::new(stream).read_line(&mut reply).is_ok()
+        && reply.starts_with("ok")
+}
+
+/// A testnet this process started and supervises, with its control socket.
+pub(crate) struct Supervisor {
+    dir: PathBuf,
+    /// `None` once stopped; the control thread answers from it meanwhile.
+    net: Arc<Mutex<Option<Testnet>>>,
+}
+
+impl Supervisor {
+    /// Clears `dir`, starts a directory and `nodes` nodes (built beforehand), waits until the
+    /// directory lists them all, writes `dir/network.json`, prints what runs where and opens the
+    /// control socket.
+    pub(crate) fn start(dir: &Path, nodes: usize, port: u16) -> Result<Self> {
+        if is_running(dir) {
+            bail!(
+                "a testnet is already running in {}; stop it with Ctrl-C in its terminal",
+                dir.display()
+            );
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let mut cfg = TestnetConfig::new(dir.to_owned(), bin_dir()?);
+        cfg.nodes = nodes;
+        cfg.port = port;
+        println!(
+            "starting a directory and {} nodes in {} …",
+            cfg.nodes,
+            dir.display()
+        );
+        let mut net = Testnet::start(cfg)?;
+        if let Err(e) = net.wait_ready(Duration::from_secs(90)) {
+            eprintln!("{}", net.logs_tail(15));
+            bail!("the testnet did not come up: {e}");
+        }
+        let network_file = dir.join("network.json");
+        std::fs::write(
+            &network_file,
+            serde_json::to_string_pretty(&net.network_file())? + "\n",
+        )?;
+        print!("{}", status(&mut net));
+        println!("\nnetwork file: {}", network_file.display());
+
+        let net = Arc::new(Mutex::new(Some(net)));
+        let listener = UnixListener::bind(socket_path(dir))?;
+        let shared = Arc::clone(&net);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let reply = match shared.lock().as_deref_mut() {
+                    Ok(Some(net)) => execute(net, line.trim()),
+                    _ => "error the supervisor is shutting down\n".to_owned(),
+                };
+                let _ = (&stream).write_all(reply.as_bytes());
             }
-            let reply = match shared.lock() {
-                Ok(mut net) => execute(&mut net, line.trim()),
-                Err(_) => "error the supervisor is shutting down\n".to_owned(),
-            };
-            let _ = (&stream).write_all(reply.as_bytes());
-        }
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // Ctrl-C in the terminal, or SIGTERM from a script, stops the network.
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    })?;
-    println!("\nstopping …");
-    let _ = std::fs::remove_file(socket_path(&opts.dir));
-    if let Ok(mut net) = net.lock() {
-        for i in 0..net.nodes.len() {
-            let _ = net.stop(i);
+        });
+        Ok(Self {
+            dir: dir.to_owned(),
+            net,
+        })
+    }
+
+    /// Blocks until Ctrl-C (or SIGTERM from a script).
+    pub(crate) fn wait_for_signal(&self) -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Stops every node gracefully, then the directory, and removes the control socket.
+    pub(crate) fn stop(self) {
+        println!("\nstopping …");
+        let _ = std::fs::remove_file(socket_path(&self.dir));
+        let taken = self.net.lock().ok().and_then(|mut net| net.take());
+        if let Some(mut net) = taken {
+            for i in 0..net.nodes.len() {
+                let _ = net.stop(i);
+            }
+            // Dropping the network kills what is left: the directory.
+            drop(net);
         }
     }
-    Ok(true)
 }

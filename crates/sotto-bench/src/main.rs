@@ -2,6 +2,7 @@
 
 mod attachment;
 mod crypto;
+mod delivery;
 mod harness;
 mod messages;
 mod node;
@@ -25,6 +26,12 @@ const BENCHES: &[Bench] = &[
         "crypto",
         "sealed-box opens vs X25519; secretstream vs raw XChaCha20-Poly1305",
         crypto::run,
+    ),
+    (
+        "delivery",
+        "1000 texts Alice → Bob through sotto-client over 3-hop onions on a 7-node testnet: store \
+         ack and delivery p50/p99, throughput, crypto share, vs direct and onion stores",
+        delivery::run,
     ),
     (
         "messages",

@@ -42,7 +42,7 @@ const SUBNET: u8 = 77;
 /// The directory's port; nodes listen on the next one.
 const PORT: u16 = 23_770;
 /// Requests in flight during the rate phases (one task each).
-const IN_FLIGHT: usize = 32;
+pub(crate) const IN_FLIGHT: usize = 32;
 /// Client addresses the requests rotate over.
 const CLIENT_ADDRS: u8 = 128;
 /// How long each rate phase runs at most.
@@ -123,7 +123,7 @@ fn sqlite_inserts_per_s() -> anyhow::Result<f64> {
 /// `SOTTO_BIN_DIR`, or this executable's directory, where the node binaries are built with
 /// `cargo build` if missing. (Not rebuilt when present: building them and this bench in turn
 /// rebuilds shared dependencies each time.)
-fn bin_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn bin_dir() -> anyhow::Result<PathBuf> {
     const BINS: [&str; 2] = ["sotto-node", "sotto-directory"];
     if let Some(dir) = std::env::var_os("SOTTO_BIN_DIR") {
         return Ok(PathBuf::from(dir));
@@ -159,7 +159,7 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -261,7 +261,7 @@ fn ensure_replicated(body: &[u8]) -> anyhow::Result<()> {
 
 /// Runs `op(seq)` from [`IN_FLIGHT`] tasks until [`PHASE`] passes or `max` requests
 /// started; returns successes per second. Fails if fewer than 99% succeeded.
-async fn saturate<F, Fut>(what: &str, max: usize, op: F) -> anyhow::Result<f64>
+pub(crate) async fn saturate<F, Fut>(what: &str, max: usize, op: F) -> anyhow::Result<f64>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,

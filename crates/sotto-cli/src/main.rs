@@ -1,8 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+mod chat;
+mod commands;
+mod listen;
+mod net;
 mod output;
 mod prompt;
 mod qr;
+mod render;
+mod resolve;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -15,16 +21,22 @@ use sotto_identity::{Account, SessionId};
 
 use crate::store::{Store, StoredAccount};
 
-/// Sotto: a Session-compatible messenger. This command manages your account and Session ID.
+/// Sotto: a Session-compatible messenger for the terminal.
 ///
-/// The account lives in $XDG_DATA_HOME/sotto/PROFILE (else ~/.local/share/sotto/PROFILE), or in
-/// the directory given with --data-dir. Add --json to any command for machine-readable output.
+/// Each profile (an account, its contacts and messages) lives in ROOT/PROFILE, where ROOT is
+/// --root (else $XDG_DATA_HOME/sotto, else ~/.local/share/sotto), or in the directory given with
+/// --data-dir. Commands that talk to the network read the network file (--network, written by
+/// `cargo xtask testnet`) and send every request through a three-hop onion path. Add --json to
+/// any command for machine-readable output.
 ///
 /// Examples:
 ///   sotto account new                 create an account, show its ID, phrase and QR code
-///   sotto account restore < phrase    restore one from its 13-word recovery phrase
-///   sotto id --qr                     show your Session ID and its QR code
-///   sotto qr decode contact.png       read a Session ID from a photo of a QR code
+///   sotto contacts add 05ab… --name bob
+///   sotto send bob "hello"            send, wait until bob's swarm stores it, show the route
+///   sotto inbox                       fetch new messages; conversations and message requests
+///   sotto read bob                    the conversation with bob, with delivery states
+///   sotto chat bob                    a live chat in the terminal
+///   sotto listen | jq .text           incoming messages as JSON lines
 #[derive(Parser)]
 #[command(
     name = "sotto",
@@ -62,6 +74,31 @@ struct Global {
     )]
     data_dir: Option<PathBuf>,
 
+    /// The directory holding the profiles (default: $XDG_DATA_HOME/sotto).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SOTTO_ROOT",
+        value_name = "DIR"
+    )]
+    root: Option<PathBuf>,
+
+    /// The network file (written by `cargo xtask testnet`).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SOTTO_NETWORK",
+        default_value = "target/testnet/network.json",
+        value_name = "FILE"
+    )]
+    network: PathBuf,
+
+    /// Also print the onion routes of the requests made (sync, inbox, read, requests).
+    #[arg(long, short, global = true, help_heading = "Global options")]
+    verbose: bool,
+
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
@@ -86,6 +123,122 @@ enum Command {
     /// QR codes of Session IDs.
     #[command(subcommand)]
     Qr(QrCommand),
+
+    /// Add, list, block and unblock contacts (no network needed).
+    #[command(subcommand)]
+    Contacts(commands::ContactsCommand),
+
+    /// Send a text; waits until the recipient's swarm stores it and shows the route
+    ///
+    /// Prints the message number, on how many nodes of the recipient's swarm it is stored, and
+    /// the onion route it took (guard → middle → exit → swarm node). A message that could not
+    /// be stored is retried by the next `sotto sync` (and while `listen` or `chat` runs).
+    /// Writing to someone whose message request is pending accepts it.
+    ///
+    /// Examples:
+    ///   sotto send bob "hello"
+    ///   sotto send 05ab… "hi, it's alice"
+    ///   sotto send bob "yes" --reply-to 12
+    ///   sotto send bob "ok" --json | jq .state
+    #[command(verbatim_doc_comment)]
+    Send(commands::SendArgs),
+
+    /// Fetch new messages once and retry unsent ones; prints what arrived
+    ///
+    /// Examples:
+    ///   sotto sync
+    ///   sotto sync -v          also show the onion routes of the requests
+    ///   sotto sync --json
+    #[command(verbatim_doc_comment)]
+    Sync,
+
+    /// Conversations with unread counts; message requests are marked (syncs first)
+    ///
+    /// Examples:
+    ///   sotto inbox
+    ///   sotto inbox --offline
+    ///   sotto inbox --json | jq '.conversations[] | select(.unread > 0)'
+    #[command(verbatim_doc_comment)]
+    Inbox(commands::InboxArgs),
+
+    /// Show a conversation with delivery states, replies and reactions; marks it read
+    ///
+    /// Syncs first unless --offline. Marking read sends a read receipt when they are on
+    /// (`sotto settings read-receipts on`). The numbers (#12) name messages in `send
+    /// --reply-to`, `react` and `unsend`.
+    ///
+    /// Examples:
+    ///   sotto read bob
+    ///   sotto read bob --limit 10 --offline
+    ///   sotto read 05ab… --json
+    #[command(verbatim_doc_comment)]
+    Read(commands::ReadArgs),
+
+    /// Message requests: first messages from people who are not contacts (syncs first)
+    ///
+    /// Examples:
+    ///   sotto requests
+    ///   sotto requests accept carol       accept: carol becomes a contact and is told so
+    ///   sotto requests decline 05cd…      delete the request (the sender is not told)
+    #[command(verbatim_doc_comment)]
+    Requests(commands::RequestsArgs),
+
+    /// React to a message with an emoji (or remove your reaction)
+    ///
+    /// Examples:
+    ///   sotto react bob 12 👍
+    ///   sotto react bob last ❤
+    ///   sotto react bob '#12' 👍 --remove
+    #[command(verbatim_doc_comment)]
+    React(commands::ReactArgs),
+
+    /// Delete one of your messages here and for the recipient
+    ///
+    /// `last` is your newest message in the conversation.
+    ///
+    /// Examples:
+    ///   sotto unsend bob 12
+    ///   sotto unsend bob last
+    #[command(verbatim_doc_comment)]
+    Unsend(commands::UnsendArgs),
+
+    /// Your display name, sent with your messages (no network needed).
+    #[command(subcommand)]
+    Profile(commands::ProfileCommand),
+
+    /// Read receipts, typing indicators and disappearing messages
+    ///
+    /// Examples:
+    ///   sotto settings
+    ///   sotto settings read-receipts on
+    ///   sotto settings typing off
+    ///   sotto settings disappearing bob after-send 1h
+    ///   sotto settings disappearing bob off
+    #[command(verbatim_doc_comment)]
+    Settings(commands::SettingsArgs),
+
+    /// Print incoming messages as JSON lines until Ctrl-C
+    ///
+    /// One object per incoming message: {"event":"message","id","from","display_name","text",
+    /// "quote","timestamp","is_request",…}. With --events also reactions, read receipts,
+    /// typing, unsends, request responses and delivery states (each with its "event" kind).
+    ///
+    /// Examples:
+    ///   sotto listen
+    ///   sotto listen --events | jq -c 'select(.event == "reaction")'
+    #[command(verbatim_doc_comment)]
+    Listen(listen::ListenArgs),
+
+    /// Chat with a contact in the terminal
+    ///
+    /// Live history with delivery states; Enter sends, Esc or Ctrl-C quits. For a message
+    /// request, Ctrl-A accepts and Ctrl-D declines (replying accepts too).
+    ///
+    /// Examples:
+    ///   sotto chat bob
+    ///   sotto --profile alice chat 05ab…
+    #[command(verbatim_doc_comment)]
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Subcommand)]
@@ -247,19 +400,109 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(AccountCommand::Info) => account_info(global),
         Command::Id(args) => id(global, args),
         Command::Qr(QrCommand::Decode(args)) => qr_decode(global, args),
+        Command::Contacts(command) => commands::contacts(&Ctx::new(global)?, command),
+        Command::Profile(command) => commands::profile(&Ctx::new(global)?, command),
+        Command::Settings(args) => commands::settings(&Ctx::new(global)?, args),
+        Command::Send(args) => commands::send(&Ctx::new(global)?, args),
+        Command::Sync => commands::sync(&Ctx::new(global)?),
+        Command::Inbox(args) => commands::inbox(&Ctx::new(global)?, args),
+        Command::Read(args) => commands::read(&Ctx::new(global)?, args),
+        Command::Requests(args) => commands::requests(&Ctx::new(global)?, args),
+        Command::React(args) => commands::react(&Ctx::new(global)?, args),
+        Command::Unsend(args) => commands::unsend(&Ctx::new(global)?, args),
+        Command::Listen(args) => listen::run(&Ctx::new(global)?, args),
+        Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
     }
 }
 
-/// The account directory: `--data-dir`, else `<data dir>/sotto/<profile>`.
+/// What a messaging command works with: the options and the profile's directory.
+pub struct Ctx<'a> {
+    global: &'a Global,
+    store: Store,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(global: &'a Global) -> anyhow::Result<Self> {
+        Ok(Self {
+            global,
+            store: Store::new(data_dir(global)?),
+        })
+    }
+
+    /// Whether to print JSON.
+    pub fn json(&self) -> bool {
+        self.global.json
+    }
+
+    /// Whether to print routes.
+    pub fn verbose(&self) -> bool {
+        self.global.verbose
+    }
+
+    /// The profile directory.
+    pub fn dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// The client database.
+    pub fn database(&self) -> PathBuf {
+        self.store.dir().join("client.db")
+    }
+
+    /// The account, unlocked (asks for the passphrase if needed).
+    pub fn account(&self) -> anyhow::Result<Account> {
+        let stored = self.store.load()?;
+        unlock(&self.store, &stored, None)
+    }
+
+    /// The local state, without the network.
+    pub fn engine(&self) -> anyhow::Result<sotto_client::Engine> {
+        let account = self.account()?;
+        let path = self.database();
+        sotto_client::Engine::open(&path, account)
+            .with_context(|| format!("cannot open the client database {}", path.display()))
+    }
+
+    /// A runtime for the network commands.
+    pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    }
+
+    /// Connects to the network (see [`net::connect`]).
+    pub async fn client(
+        &self,
+        background: bool,
+    ) -> anyhow::Result<sotto_client::Client<net::CliNet>> {
+        let account = self.account()?;
+        net::connect(
+            &self.global.network,
+            self.dir(),
+            account,
+            &self.database(),
+            background,
+        )
+        .await
+    }
+}
+
+/// The account directory: `--data-dir`, else `<root>/<profile>` where the root is `--root`,
+/// else `<data dir>/sotto`.
 fn data_dir(global: &Global) -> anyhow::Result<PathBuf> {
-    let dir = match &global.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
+    let dir = match (&global.data_dir, &global.root) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(root)) => {
+            check_profile(&global.profile)?;
+            root.join(&global.profile)
+        }
+        (None, None) => {
             check_profile(&global.profile)?;
             dirs::data_dir()
                 .context(
                     "cannot find your data directory (neither XDG_DATA_HOME nor HOME is set): \
-                     pass --data-dir DIR or set SOTTO_DATA_DIR",
+                     pass --root DIR or --data-dir DIR",
                 )?
                 .join("sotto")
                 .join(&global.profile)

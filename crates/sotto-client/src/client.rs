@@ -115,6 +115,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How many nodes of a swarm one request tries before it fails.
+const NODES_PER_ATTEMPT: usize = 3;
+
+/// Whether `e` says the node (or the way to it) failed, so that another node of the swarm may
+/// answer; not when the request itself was refused or the network is unusable.
+fn node_failure(e: &NetworkError) -> bool {
+    match e {
+        NetworkError::Timeout | NetworkError::Transport(_) | NetworkError::InvalidResponse(_) => {
+            true
+        }
+        NetworkError::Status(status) => *status >= 500,
+        _ => false,
+    }
+}
+
 /// A random node of `swarm`.
 fn pick(swarm: &[SwarmNode]) -> Option<SwarmNode> {
     use sotto_crypto::CryptoRngCore as _;
@@ -157,24 +172,35 @@ impl<N: Network> Shared<N> {
     }
 
     /// Runs `call` against a node of `account`'s swarm; on a 421 retries once in the swarm
-    /// the node named.
+    /// the node named. A node that fails (no answer, a server error) is forgotten and, up to
+    /// [`NODES_PER_ATTEMPT`] nodes in all, another node of the swarm is tried at once: one dead
+    /// node does not fail a message the rest of its swarm would store.
     async fn on_swarm<T, F, Fut>(&self, account: AccountId, call: F) -> Result<T, NetworkError>
     where
         F: Fn(SwarmNode) -> Fut,
         Fut: core::future::Future<Output = Result<T, NetworkError>>,
     {
-        let node = pick(&self.swarm(account).await?).ok_or(NetworkError::NoSwarm)?;
-        match call(node.clone()).await {
-            Err(NetworkError::WrongSwarm(nodes)) => {
-                let node = pick(&nodes).ok_or(NetworkError::NoSwarm)?;
-                lock(&self.swarms).insert(account, nodes);
-                call(node).await
+        let mut swarm = self.swarm(account).await?;
+        let mut tried = 0;
+        loop {
+            let node = pick(&swarm).ok_or(NetworkError::NoSwarm)?;
+            tried += 1;
+            match call(node.clone()).await {
+                Err(NetworkError::WrongSwarm(nodes)) => {
+                    let node = pick(&nodes).ok_or(NetworkError::NoSwarm)?;
+                    lock(&self.swarms).insert(account, nodes);
+                    return call(node).await;
+                }
+                Err(e) => {
+                    self.forget(account, &node);
+                    swarm.retain(|n| n.pubkey_ed25519 != node.pubkey_ed25519);
+                    if tried >= NODES_PER_ATTEMPT || swarm.is_empty() || !node_failure(&e) {
+                        return Err(e);
+                    }
+                    tracing::debug!(error = %e, "a swarm node failed; trying another");
+                }
+                ok => return ok,
             }
-            Err(e) => {
-                self.forget(account, &node);
-                Err(e)
-            }
-            ok => ok,
         }
     }
 
@@ -237,12 +263,19 @@ impl<N: Network> Shared<N> {
         let own = AccountId::from(self.engine().session_id());
         let mut events = Vec::new();
         loop {
-            let request = self.engine().retrieve_request(self.now())?;
-            let response = self
-                .on_swarm(own, |node| self.network.retrieve(node, request.clone()))
+            let positions = self.engine().poll_positions()?;
+            let (node, response) = self
+                .on_swarm(own, |node| {
+                    let key = node.pubkey_ed25519;
+                    let request = self
+                        .engine()
+                        .retrieve_request(positions.get(&key).copied(), self.now());
+                    let answer = self.network.retrieve(node, request);
+                    async move { answer.await.map(|r| (key, r)) }
+                })
                 .await?;
             let now = self.now();
-            let batch = self.engine().receive(&response.messages, now)?;
+            let batch = self.engine().receive(&node, &response.messages, now)?;
             if batch.iter().any(|e| matches!(e, Event::Message(_))) {
                 self.active(now);
             }
@@ -341,6 +374,12 @@ impl<N: Network> Client<N> {
             .background
             .then(|| tokio::spawn(Arc::clone(&shared).run()));
         Ok(Self { shared, poller })
+    }
+
+    /// The network this client sends over (for its traces and paths, say).
+    #[must_use]
+    pub fn network(&self) -> &N {
+        &self.shared.network
     }
 
     /// This account's Session ID.

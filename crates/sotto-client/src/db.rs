@@ -8,9 +8,11 @@
 //! applied together with its poll position before its events are returned. A crash loses
 //! nothing shown as sent or received; a batch interrupted before its commit is retrieved again.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use sotto_crypto::Ed25519PublicKey;
 use sotto_identity::SessionId;
 use sotto_rpc::{AccountId, MessageHash, Namespace};
 
@@ -22,7 +24,21 @@ use crate::model::{
 use crate::outgoing::{JobPurpose, StoreJob};
 
 /// The migrations; version N is the first N of them applied.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Version 2: a poll position per swarm node. Each node orders an account's messages by its
+/// own arrival order, so a position taken on one node can skip messages on another.
+const V2: &str = "
+DROP TABLE poll_positions;
+CREATE TABLE poll_positions (
+    account TEXT NOT NULL,
+    namespace INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    last_hash TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, namespace, node)
+) WITHOUT ROWID;
+";
 
 const V1: &str = "
 CREATE TABLE settings (
@@ -890,40 +906,61 @@ impl Tx<'_> {
 
     // Polling.
 
-    pub fn last_hash(
+    /// The poll positions of `account`'s `namespace`, by node.
+    pub fn poll_positions(
         &self,
         account: &AccountId,
         namespace: Namespace,
-    ) -> Result<Option<MessageHash>, DbError> {
-        let text: Option<String> = self
-            .0
-            .query_row(
-                "SELECT last_hash FROM poll_positions WHERE account = ?1 AND namespace = ?2",
-                params![account_key(account), namespace.get()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        text.map(|t| MessageHash::parse(t.as_bytes()).ok_or(DbError::Corrupt("last_hash")))
-            .transpose()
+    ) -> Result<HashMap<Ed25519PublicKey, MessageHash>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT node, last_hash FROM poll_positions WHERE account = ?1 AND namespace = ?2",
+        )?;
+        let rows = stmt.query_map(params![account_key(account), namespace.get()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (node, hash) = row?;
+            let node = hex::decode(&node)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or(DbError::Corrupt("poll position node"))?;
+            let hash = MessageHash::parse(hash.as_bytes()).ok_or(DbError::Corrupt("last_hash"))?;
+            out.insert(Ed25519PublicKey(node), hash);
+        }
+        Ok(out)
     }
 
-    pub fn set_last_hash(
+    /// Records how far `node` has been read.
+    pub fn set_poll_position(
         &self,
         account: &AccountId,
         namespace: Namespace,
+        node: &Ed25519PublicKey,
         hash: &MessageHash,
         now_ms: u64,
     ) -> Result<(), DbError> {
         self.0.execute(
-            "INSERT INTO poll_positions (account, namespace, last_hash, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account, namespace) \
-             DO UPDATE SET last_hash = ?3, updated_ms = ?4",
+            "INSERT INTO poll_positions (account, namespace, node, last_hash, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account, namespace, node) \
+             DO UPDATE SET last_hash = ?4, updated_ms = ?5",
             params![
                 account_key(account),
                 namespace.get(),
+                hex::encode(node.0),
                 hash.as_str(),
                 int(now_ms, "time")?
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets positions not updated since `before_ms` (nodes that left the swarm; anything
+    /// they held has expired by then).
+    pub fn prune_poll_positions(&self, before_ms: u64) -> Result<(), DbError> {
+        self.0.execute(
+            "DELETE FROM poll_positions WHERE updated_ms < ?1",
+            [int(before_ms, "time")?],
         )?;
         Ok(())
     }

@@ -2,9 +2,10 @@
 //! and no I/O. The [`crate::Client`] moves its requests over a [`crate::Network`]; a CLI can use
 //! it directly for what needs no network (contacts, history, settings).
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use sotto_crypto::CryptoRngCore;
+use sotto_crypto::{CryptoRngCore, Ed25519PublicKey};
 use sotto_identity::{Account, SessionId};
 use sotto_rpc::request::{Retrieve, Store};
 use sotto_rpc::response::RetrievedMessage;
@@ -22,6 +23,10 @@ use crate::outgoing::{Context, JobPurpose, Outgoing, RetryPolicy, Tally, prepare
 /// How long a job handed out for an attempt stays reserved before it is due again (in case
 /// the attempt never reports back, e.g. the process died): 30 s.
 pub const LEASE_MS: u64 = 30_000;
+
+/// A swarm node's poll position is forgotten after this long without use: 14 days, the
+/// longest a message may live (`sotto_rpc` TTL bound), so whatever it held has expired.
+pub const POLL_POSITION_LIFETIME_MS: u64 = 14 * 24 * 3600 * 1000;
 
 /// What a user action queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -588,20 +593,30 @@ impl Engine {
 
     // Receiving.
 
-    /// The signed `retrieve` of this account's namespace 0 from the last position.
-    pub fn retrieve_request(&self, now_ms: u64) -> Result<Retrieve, DbError> {
+    /// How far each swarm node has been read (namespace 0). Positions are per node: each
+    /// node lists an account's messages in its own arrival order, so a position from one
+    /// node could skip messages on another.
+    pub fn poll_positions(&self) -> Result<HashMap<Ed25519PublicKey, MessageHash>, DbError> {
         let account = AccountId::from(self.session_id());
-        let mut retrieve = Retrieve::new(account, Namespace::DEFAULT);
-        retrieve.last_hash = self.db.read().last_hash(&account, Namespace::DEFAULT)?;
-        Ok(retrieve.signed(&Signer::session(self.account.ed25519_secret()), now_ms))
+        self.db.read().poll_positions(&account, Namespace::DEFAULT)
     }
 
-    /// Applies what a retrieve of namespace 0 returned, in one transaction with the new poll
-    /// position (the last message's hash). Skipped messages become [`Event::Skipped`]; only a
+    /// The signed `retrieve` of this account's namespace 0 after `last_hash` (a node's
+    /// position from [`Engine::poll_positions`]; `None` reads from the start).
+    #[must_use]
+    pub fn retrieve_request(&self, last_hash: Option<MessageHash>, now_ms: u64) -> Retrieve {
+        let mut retrieve = Retrieve::new(AccountId::from(self.session_id()), Namespace::DEFAULT);
+        retrieve.last_hash = last_hash;
+        retrieve.signed(&Signer::session(self.account.ed25519_secret()), now_ms)
+    }
+
+    /// Applies what a retrieve of namespace 0 from `node` returned, in one transaction with
+    /// that node's new poll position (the last message's hash). Skipped messages become [`Event::Skipped`]; only a
     /// database failure stops the batch (then nothing of it is applied and it is retrieved
     /// again).
     pub fn receive(
         &mut self,
+        node: &Ed25519PublicKey,
         messages: &[RetrievedMessage],
         now_ms: u64,
     ) -> Result<Vec<Event>, DbError> {
@@ -647,7 +662,7 @@ impl Engine {
                 }
             }
             if let Some(last) = messages.last() {
-                tx.set_last_hash(&own_account, Namespace::DEFAULT, &last.hash, now_ms)?;
+                tx.set_poll_position(&own_account, Namespace::DEFAULT, node, &last.hash, now_ms)?;
             }
             Ok(events)
         })
@@ -663,6 +678,7 @@ impl Engine {
                 events.push(Event::Expired { message });
             }
             tx.prune_seen(now_ms)?;
+            tx.prune_poll_positions(now_ms.saturating_sub(POLL_POSITION_LIFETIME_MS))?;
             Ok(events)
         })
     }

@@ -6,6 +6,7 @@ mod engine;
 mod error;
 mod incoming;
 mod model;
+pub mod net;
 mod network;
 pub mod outgoing;
 pub mod poll;
@@ -17,12 +18,16 @@ mod tests;
 
 pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};
 pub use db::{Job, JobId};
-pub use engine::{Engine, LEASE_MS, Sent};
+pub use engine::{Engine, LEASE_MS, POLL_POSITION_LIFETIME_MS, Sent};
 pub use error::{ClientError, DbError, NetworkError, SkipReason};
 pub use incoming::{Event, IncomingMessage, Opened, open};
 pub use model::{
     Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,
     QuoteRef, ReactionRecord, Settings,
+};
+pub use net::{
+    CacheFileError, Hop, NetworkFile, NetworkFileError, NodeCache, OnionConfig, OnionNetwork,
+    SpreadRule, Trace,
 };
 pub use network::Network;
 pub use sotto_identity::{Account, SessionId};

@@ -402,8 +402,21 @@ async fn tampered_and_undecryptable_messages_are_skipped_without_stopping() {
     assert!(matches!(skipped[0].1, SkipReason::Undecryptable(_)));
     assert!(matches!(skipped[1].1, SkipReason::HashMismatch { .. }));
     assert_eq!(skipped[2].1, SkipReason::HashMismatch { claimed: liar });
-    // Reported once: the poll position moved past them.
-    assert_eq!(bob.poll_once().await.unwrap(), []);
+    // Nothing is applied twice. Another node (positions are per node) serves them again:
+    // undecryptable data is not reported again (its hash was marked seen), while data whose
+    // hash does not match is checked again, since its claimed hash proves nothing.
+    let again = bob.poll_once().await.unwrap();
+    assert!(bodies(&again).is_empty(), "{again:?}");
+    assert!(
+        again.iter().all(|e| matches!(
+            e,
+            Event::Skipped {
+                reason: SkipReason::HashMismatch { .. },
+                ..
+            }
+        )),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
@@ -486,9 +499,9 @@ async fn duplicates_are_applied_once() {
     // A node that lost the position returns everything again: nothing is applied twice.
     w.net.set_page(100);
     let (first_hash, first_data) = {
-        let request = bob.with_engine(|e| e.retrieve_request(w.clock.now()).unwrap());
-        assert!(request.last_hash.is_some());
-        (request.last_hash.unwrap(), again.jobs[0].data.clone())
+        let positions = bob.with_engine(|e| e.poll_positions().unwrap());
+        let position = positions.values().next().copied();
+        (position.unwrap(), again.jobs[0].data.clone())
     };
     w.net.inject_with_hash(bob_account, first_hash, first_data);
     w.tick();
@@ -575,8 +588,8 @@ async fn delivery_states_k_of_n_failure_retry_and_give_up() {
     let alice = w.client(ALICE, "alice").await;
     let mut events = alice.events();
 
-    // Two of five nodes down: stored on 3 of 5 (after at most two tries through a dead
-    // entry node, each forgotten).
+    // Two of five nodes down: stored on 3 of 5 (a dead entry node is forgotten and another
+    // tried at once; see also `dead_swarm_nodes_do_not_fail_a_message`).
     w.net.set_down(0, true);
     w.net.set_down(1, true);
     let sent = alice.send_text(&id(BOB), "two down").await.unwrap();
@@ -658,6 +671,36 @@ async fn delivery_states_k_of_n_failure_retry_and_give_up() {
         }
     }
     assert!(delivery >= 4, "{delivery}");
+}
+
+#[tokio::test]
+async fn dead_swarm_nodes_do_not_fail_a_message() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    let bob = w.client(BOB, "bob").await;
+    // Two of five nodes give no answer: whichever node a request goes to first, another one
+    // is tried at once, so no message shows as failed and no poll fails.
+    w.net.set_down(0, true);
+    w.net.set_down(1, true);
+    for i in 0..10 {
+        let sent = alice.send_text(&id(BOB), &format!("m{i}")).await.unwrap();
+        assert_eq!(
+            sent.state,
+            MessageState::Stored { k: 3, n: 5 },
+            "message {i}"
+        );
+    }
+    w.tick();
+    assert_eq!(bodies(&bob.poll_once().await.unwrap()).len(), 10);
+    // A refused request (here: the network is cut off, every node times out) still fails
+    // after a few nodes, and is retried later.
+    w.net.set_offline(true);
+    let sent = alice.send_text(&id(BOB), "offline").await.unwrap();
+    assert!(
+        matches!(sent.state, MessageState::Failed { attempts: 1, .. }),
+        "{:?}",
+        sent.state
+    );
 }
 
 #[tokio::test]
@@ -851,7 +894,7 @@ proptest! {
             let batch = &stored[pair[0]..pair[1]];
             let times = if repeats[i % repeats.len()] { 2 } else { 1 };
             for _ in 0..times {
-                for event in bob.receive(batch, clock.now()).unwrap() {
+                for event in bob.receive(&NODE, batch, clock.now()).unwrap() {
                     if let Event::Message(m) = event {
                         seen.push(m.message.body.unwrap());
                     }
@@ -859,8 +902,49 @@ proptest! {
             }
         }
         // And the whole list once more, as a node that lost the poll position would.
-        prop_assert!(bob.receive(&stored, clock.now()).unwrap().is_empty());
+        prop_assert!(bob.receive(&NODE, &stored, clock.now()).unwrap().is_empty());
         let expected: Vec<String> = (0..count).map(|i| format!("m{i}")).collect();
         prop_assert_eq!(seen, expected);
     }
+}
+
+/// A swarm node key for tests that drive the engine directly.
+const NODE: sotto_crypto::Ed25519PublicKey = sotto_crypto::Ed25519PublicKey([7; 32]);
+
+/// Positions are per swarm node: reading node A up to a message does not move node B's
+/// position, whose arrival order may differ (a message that reached B late would be skipped).
+#[test]
+fn poll_positions_are_per_node() {
+    let (node_a, node_b) = (
+        sotto_crypto::Ed25519PublicKey([1; 32]),
+        sotto_crypto::Ed25519PublicKey([2; 32]),
+    );
+    let mut bob = crate::Engine::open_in_memory(Account::from_ed25519_seed(&[0xb0; 32])).unwrap();
+    let bob_account = AccountId::from(bob.session_id());
+    let message = |data: &[u8]| sotto_rpc::response::RetrievedMessage {
+        hash: sotto_rpc::MessageHash::compute(&bob_account, sotto_rpc::Namespace::DEFAULT, data),
+        timestamp: 1,
+        expiration: 10_000_000,
+        data: data.to_vec(),
+    };
+    let (first, second) = (message(b"one"), message(b"two"));
+    bob.receive(&node_a, &[first.clone(), second.clone()], 5)
+        .unwrap();
+    bob.receive(&node_b, std::slice::from_ref(&first), 6)
+        .unwrap();
+    let positions = bob.poll_positions().unwrap();
+    assert_eq!(positions.get(&node_a), Some(&second.hash));
+    assert_eq!(positions.get(&node_b), Some(&first.hash));
+    assert_eq!(
+        bob.retrieve_request(positions.get(&node_b).copied(), 7)
+            .last_hash,
+        Some(first.hash)
+    );
+    // Unused positions are forgotten once anything they could hold has expired.
+    bob.expire(6 + crate::engine::POLL_POSITION_LIFETIME_MS)
+        .unwrap();
+    assert_eq!(bob.poll_positions().unwrap().len(), 1);
+    bob.expire(7 + crate::engine::POLL_POSITION_LIFETIME_MS)
+        .unwrap();
+    assert!(bob.poll_positions().unwrap().is_empty());
 }

@@ -42,6 +42,9 @@ pub enum NetError {
     /// No such node.
     #[error("no node {0}")]
     NoSuchNode(usize),
+    /// Building the node binaries failed.
+    #[error("building the node binaries: {0}")]
+    Build(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
@@ -147,6 +150,28 @@ pub struct Testnet {
     pub directory: Process,
     /// The nodes, in order.
     pub nodes: Vec<Process>,
+}
+
+/// Polls the async `check` every 100 ms until it gives a value, or fails with
+/// [`NetError::Timeout`] after `limit` (for async tests; [`wait_until`] is the blocking form).
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T, NetError>
+where
+    F: FnMut() -> Fut,
+    Fut: core::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if start.elapsed() >= limit {
+            return Err(NetError::Timeout {
+                what: what.to_owned(),
+                after: limit,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls `cond` every 50 ms until it returns true, or fails after `deadline`.
@@ -416,17 +441,44 @@ impl Testnet {
         )
     }
 
-    /// Waits until the directory lists every running node as active with a swarm.
+    /// Waits until the directory lists every running node as active with a swarm, and then
+    /// until every running node's own view lists every running node. The directory listing
+    /// them is not enough: nodes poll it, and until they know each other they refuse each
+    /// other's requests (403 to an unknown peer, 502 "Next node not found" for an onion's next
+    /// hop), which a client would see as failed first attempts.
     pub fn wait_ready(&mut self, deadline: Duration) -> Result<(), NetError> {
-        let want: Vec<String> = self
+        let running: Vec<(SocketAddr, Ed25519PublicKey)> = self
             .nodes
             .iter_mut()
-            .filter_map(|n| n.is_running().then(|| hex::encode(n.pubkey.as_bytes())))
+            .filter_map(|n| n.is_running().then_some((n.addr, n.pubkey)))
+            .collect();
+        let want: Vec<String> = running
+            .iter()
+            .map(|(_, k)| hex::encode(k.as_bytes()))
             .collect();
         let what = format!("the directory to list {} nodes in swarms", want.len());
         wait_until(&what, deadline, || {
             self.active_nodes()
                 .is_some_and(|listed| want.iter().all(|k| listed.iter().any(|(l, _)| l == k)))
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(io("starting a runtime"))?;
+        let client = sotto_transport::HttpsClient::new();
+        let what = format!(
+            "every node to know the {} others",
+            want.len().saturating_sub(1)
+        );
+        wait_until(&what, deadline, || {
+            runtime.block_on(async {
+                for (addr, key) in &running {
+                    if !knows_all(&client, *addr, key, &want).await {
+                        return false;
+                    }
+                }
+                true
+            })
         })
     }
 
@@ -448,6 +500,117 @@ impl Drop for Testnet {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+        }
+    }
+}
+
+/// Whether the node at `addr` lists every key of `want` in its own view of the network.
+async fn knows_all(
+    client: &sotto_transport::HttpsClient,
+    addr: SocketAddr,
+    key: &Ed25519PublicKey,
+    want: &[String],
+) -> bool {
+    let body = br#"{"method":"oxend_request","params":{"endpoint":"get_service_nodes"}}"#;
+    let Ok(resp) = client
+        .post(
+            addr,
+            key,
+            "/storage_rpc/v1",
+            &[("content-type", "application/json")],
+            body.to_vec(),
+            Duration::from_secs(5),
+        )
+        .await
+    else {
+        return false;
+    };
+    let listed: serde_json::Value =
+        serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null);
+    let Some(states) = listed
+        .pointer("/result/service_node_states")
+        .and_then(serde_json::Value::as_array)
+    else {
+        return false;
+    };
+    let keys: Vec<&str> = states
+        .iter()
+        .filter_map(|s| s.get("service_node_pubkey")?.as_str())
+        .collect();
+    want.iter().all(|k| keys.contains(&k.as_str()))
+}
+
+/// The directory holding the `sotto-node` and `sotto-directory` binaries for an integration
+/// test: `SOTTO_BIN_DIR` if set, else the test's own target profile directory
+/// (`target/<profile>/deps/<test>` → `target/<profile>`), where they are built once per test
+/// process with the test's profile.
+///
+/// The build runs [`without_cargo_run_env`].
+pub fn node_binaries() -> Result<PathBuf, NetError> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    if let Some(dir) = std::env::var_os("SOTTO_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    BUILT
+        .get_or_init(build_node_binaries)
+        .clone()
+        .map_err(NetError::Build)
+}
+
+fn build_node_binaries() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("locating the test binary: {e}"))?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test binary is not in target/<profile>/deps")?
+        .to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "-p",
+        "sotto-node",
+        "-p",
+        "sotto-directory",
+        "--bins",
+    ]);
+    if dir.file_name() == Some("release".as_ref()) {
+        cmd.arg("--release");
+    }
+    without_cargo_run_env(&mut cmd);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    if !status.success() {
+        return Err("cargo build -p sotto-node -p sotto-directory failed".to_owned());
+    }
+    Ok(dir)
+}
+
+/// Removes from `cmd`'s environment the variables `cargo test` and `cargo run` set for the
+/// program they start (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, …), for a `cargo`
+/// command started from a test or an xtask: build scripts that watch them (ring's does) would
+/// otherwise rerun, and rebuild everything above them, each time a build from a shell came in
+/// between.
+pub fn without_cargo_run_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_the_program = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&&*key);
+        if set_for_the_program {
+            cmd.env_remove(&*key);
         }
     }
 }

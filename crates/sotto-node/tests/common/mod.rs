@@ -9,9 +9,8 @@
 )]
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use sotto_identity::Account;
@@ -21,21 +20,9 @@ use sotto_rpc::{AccountId, Encoding, Method, Namespace, Request, Signer};
 use sotto_testkit::net::{Testnet, TestnetConfig};
 use sotto_transport::{HttpsClient, Response};
 
-/// The directory of the `sotto-node` binary, with `sotto-directory` built next to it if missing.
+/// The directory holding `sotto-node` and `sotto-directory` (built once per test binary).
 pub fn bin_dir() -> PathBuf {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_sotto-node"));
-    let dir = node.with_file_name("sotto-directory");
-    if !dir.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "sotto-directory", "--bin", "sotto-directory"]);
-        if node.parent().and_then(Path::file_name) == Some("release".as_ref()) {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build -p sotto-directory");
-        assert!(status.success(), "cargo build -p sotto-directory failed");
-    }
-    node.parent().unwrap().to_owned()
+    sotto_testkit::net::node_binaries().unwrap()
 }
 
 /// A running network and a client bound to 127.S.0.250. Prints the end of every log if the
@@ -220,20 +207,12 @@ pub fn ok_count(resp: &SwarmResponse) -> usize {
 }
 
 /// Polls `check` every 100 ms until it gives a value or `limit` passes.
-pub async fn wait_until<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+pub async fn wait_until<T, F, Fut>(what: &str, limit: Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sotto_testkit::net::eventually(what, limit, check)
+        .await
+        .unwrap()
 }

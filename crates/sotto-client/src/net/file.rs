@@ -1,0 +1,240 @@
+//! The network file (`network.json`): where the directory is, its key, and a few nodes.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sotto_crypto::Ed25519PublicKey;
+use thiserror::Error;
+
+/// The network file clients load (`DIR/network.json` written by `cargo xtask testnet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFile {
+    /// The directory's HTTPS address.
+    pub directory: SocketAddr,
+    /// The directory's Ed25519 key (it signs the node list).
+    pub directory_pubkey: Ed25519PublicKey,
+    /// Some node addresses (a hint; the directory's list is authoritative).
+    pub nodes_hint: Vec<SocketAddr>,
+}
+
+/// Why a network file could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NetworkFileError {
+    /// No file at this path.
+    #[error("no network file at {}", .0.display())]
+    NotFound(PathBuf),
+    /// The file exists but could not be read.
+    #[error("cannot read the network file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The content is malformed.
+    #[error("malformed network file: {0}")]
+    Malformed(String),
+}
+
+impl NetworkFile {
+    /// Reads and parses the file at `path`.
+    ///
+    /// # Errors
+    /// [`NetworkFileError::NotFound`] when there is no file, otherwise why it is unusable.
+    pub fn load(path: &Path) -> Result<Self, NetworkFileError> {
+        let bytes = std::fs::read(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                NetworkFileError::NotFound(path.to_owned())
+            } else {
+                NetworkFileError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        Self::parse(&bytes)
+    }
+
+    /// Parses the JSON content of a network file: `directory` (`"ip:port"`),
+    /// `directory_pubkey` (64 hex digits) and optionally `nodes_hint` (a list of `"ip:port"`).
+    /// Unknown fields are ignored.
+    ///
+    /// # Errors
+    /// [`NetworkFileError::Malformed`] saying which field is wrong.
+    pub fn parse(bytes: &[u8]) -> Result<Self, NetworkFileError> {
+        if bytes.len() > MAX_FILE_LEN {
+            return Err(malformed(format!(
+                "{} bytes, more than the {MAX_FILE_LEN} a network file may have",
+                bytes.len()
+            )));
+        }
+        let raw: RawFile = serde_json::from_slice(bytes)
+            .map_err(|e| malformed(format!("not the expected JSON: {e}")))?;
+        let directory = raw.directory.parse().map_err(|_| {
+            malformed(format!(
+                "directory {:?} is not an ip:port address",
+                short(&raw.directory)
+            ))
+        })?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(raw.directory_pubkey.as_bytes(), &mut key)
+            .map_err(|_| malformed("directory_pubkey is not 64 hex digits".to_owned()))?;
+        let directory_pubkey = Ed25519PublicKey(key);
+        directory_pubkey
+            .to_x25519()
+            .map_err(|_| malformed("directory_pubkey is not an Ed25519 public key".to_owned()))?;
+        if raw.nodes_hint.len() > MAX_HINTS {
+            return Err(malformed(format!(
+                "{} nodes_hint entries, more than {MAX_HINTS}",
+                raw.nodes_hint.len()
+            )));
+        }
+        let nodes_hint = raw
+            .nodes_hint
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    malformed(format!(
+                        "nodes_hint entry {:?} is not an ip:port address",
+                        short(a)
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            directory,
+            directory_pubkey,
+            nodes_hint,
+        })
+    }
+
+    /// The file's JSON form (what [`NetworkFile::parse`] reads).
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "directory": self.directory.to_string(),
+            "directory_pubkey": hex::encode(self.directory_pubkey.as_bytes()),
+            "nodes_hint": self.nodes_hint.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
+/// The largest network file accepted.
+const MAX_FILE_LEN: usize = 1 << 20;
+/// The most node hints accepted.
+const MAX_HINTS: usize = 10_000;
+
+#[derive(Deserialize)]
+struct RawFile {
+    directory: String,
+    directory_pubkey: String,
+    #[serde(default)]
+    nodes_hint: Vec<String>,
+}
+
+fn malformed(why: String) -> NetworkFileError {
+    NetworkFileError::Malformed(why)
+}
+
+/// At most 64 characters of an untrusted string, for error messages.
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    fn good() -> String {
+        format!(
+            r#"{{"directory":"127.0.0.1:22020","directory_pubkey":"{KEY}","nodes_hint":["127.0.0.11:22022","127.0.0.12:22024"]}}"#
+        )
+    }
+
+    #[test]
+    fn parses_the_testnet_file_and_round_trips() {
+        let file = NetworkFile::parse(good().as_bytes()).unwrap();
+        assert_eq!(file.directory, "127.0.0.1:22020".parse().unwrap());
+        assert_eq!(hex::encode(file.directory_pubkey.as_bytes()), KEY);
+        assert_eq!(file.nodes_hint.len(), 2);
+        assert_eq!(NetworkFile::parse(file.to_json().as_bytes()).unwrap(), file);
+    }
+
+    #[test]
+    fn hints_are_optional_and_unknown_fields_ignored() {
+        let text = format!(r#"{{"directory":"[::1]:1","directory_pubkey":"{KEY}","extra":[1,2]}}"#);
+        let file = NetworkFile::parse(text.as_bytes()).unwrap();
+        assert!(file.nodes_hint.is_empty());
+    }
+
+    #[test]
+    fn hostile_files_are_refused_with_the_field_named() {
+        let cases: Vec<(String, &str)> = vec![
+            (String::new(), "JSON"),
+            ("[]".into(), "JSON"),
+            ("\u{0}\u{ff}garbage".into(), "JSON"),
+            (format!(r#"{{"directory_pubkey":"{KEY}"}}"#), "JSON"),
+            (
+                format!(r#"{{"directory":"localhost:80","directory_pubkey":"{KEY}"}}"#),
+                "directory",
+            ),
+            (
+                format!(r#"{{"directory":"127.0.0.1","directory_pubkey":"{KEY}"}}"#),
+                "directory",
+            ),
+            (
+                format!(r#"{{"directory":7,"directory_pubkey":"{KEY}"}}"#),
+                "JSON",
+            ),
+            (
+                r#"{"directory":"127.0.0.1:1","directory_pubkey":"abcd"}"#.into(),
+                "directory_pubkey",
+            ),
+            (
+                format!(
+                    r#"{{"directory":"127.0.0.1:1","directory_pubkey":"{}"}}"#,
+                    "zz".repeat(32)
+                ),
+                "directory_pubkey",
+            ),
+            (
+                format!(
+                    r#"{{"directory":"127.0.0.1:1","directory_pubkey":"{KEY}","nodes_hint":["x"]}}"#
+                ),
+                "nodes_hint",
+            ),
+            (
+                format!(
+                    r#"{{"directory":"127.0.0.1:1","directory_pubkey":"{KEY}","nodes_hint":"127.0.0.1:2"}}"#
+                ),
+                "JSON",
+            ),
+            (" ".repeat(MAX_FILE_LEN + 1), "bytes"),
+        ];
+        for (text, field) in cases {
+            let err = NetworkFile::parse(text.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, NetworkFileError::Malformed(m) if m.contains(field)),
+                "{:?}: {err}",
+                text.get(..80.min(text.len()))
+            );
+        }
+    }
+
+    #[test]
+    fn missing_file_is_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("network.json");
+        assert!(
+            matches!(NetworkFile::load(&path), Err(NetworkFileError::NotFound(p)) if p == path)
+        );
+        std::fs::write(&path, good()).unwrap();
+        assert!(NetworkFile::load(&path).is_ok());
+    }
+}

@@ -1,0 +1,172 @@
+//! The real network: every storage RPC through a three-hop onion path (spec
+//! `shared/spec/network.md` §4.3–§4.5, §5).
+//!
+//! * **Bootstrap.** The node list comes from the directory named in the [`NetworkFile`],
+//!   verified against its key (`sotto_directory::DirectoryClient::fetch_nodes`), and is kept
+//!   as the node cache (optionally persisted, see [`OnionConfig::cache_file`]). The cache is
+//!   refreshed when it is older than [`CACHE_EXPIRY`], when it holds fewer than
+//!   [`MIN_CACHE_SIZE`] nodes and is older than [`SMALL_CACHE_REFRESH`], when no guard or path
+//!   can be built from it, and on a second 421 for the same account; never more often than
+//!   every [`CACHE_MIN_LIFETIME`].
+//! * **Guards.** [`OnionConfig::guards`] nodes, each checked reachable (a direct pinned `info`
+//!   call) before use. A guard that cannot be reached during a request is probed again; if the
+//!   probe fails too, it is marked bad, its paths are dropped and a new guard is picked.
+//! * **Paths.** [`OnionConfig::paths`] paths of [`OnionConfig::hops`] nodes, guard first, each
+//!   new path on the guard with the fewest; nodes of a path respect [`SpreadRule`]; paths avoid
+//!   each other's nodes and the other guards when the cache allows. A request never uses its
+//!   target node as a hop if another path (or a one-off path) avoids it.
+//! * **Requests.** The RPC is wrapped for the target (`sotto_onion::build`, xchacha20) and
+//!   POSTed to the guard's `/onion_req/v2` over HTTPS pinned to the guard's Ed25519 key; the v3
+//!   reply is opened with the response key and parsed with `sotto-rpc`.
+//! * **Failures.** Every failed attempt goes through `sotto_onion::path::handle_error`: strikes
+//!   on nodes and paths, a path dropped or a node replaced, a node reaching the strike threshold
+//!   dropped from the cache. A failure of the path (no answer, a hop's plaintext error, an
+//!   undecryptable reply) is retried on another path while the request timeout allows; an
+//!   answer of the target itself is returned. A hop reporting `Next node not reachable: <key>`
+//!   is treated like libsession's "Next node not found" (the node is struck out at once); when
+//!   the unreachable node is the target itself, nothing on the path is blamed and the request
+//!   fails at once (the caller picks another swarm member).
+//! * **421.** Returned as [`crate::NetworkError::WrongSwarm`] with the swarm the node named,
+//!   for the client to retry there ([`crate::Client`] does, once); a second 421 for the same
+//!   account within [`REDIRECT_WINDOW`] also refreshes the node cache.
+//! * **`get_swarm`** is computed from the node cache with `sotto-swarm` (spec §1.3: clients use
+//!   the same algorithm over the swarm ids of their cache) rather than asked through an onion:
+//!   no round trip, and no node learns which account the client looks up. A stale cache is
+//!   corrected by the 421 above.
+//! * **Traces.** Each attempt is recorded (method, path, target, status, elapsed, attempt) in a
+//!   buffer of [`MAX_TRACES`], oldest dropped; [`OnionNetwork::take_traces`] drains it.
+
+mod cache;
+mod file;
+mod onion;
+mod paths;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sotto_rpc::response::SwarmNode;
+use sotto_swarm::NodeListing;
+
+pub use cache::{CacheFileError, NodeCache};
+pub use file::{NetworkFile, NetworkFileError};
+pub use onion::OnionNetwork;
+
+/// A node cache older than this is refreshed (spec §4.5: 2 h).
+pub const CACHE_EXPIRY: Duration = Duration::from_secs(2 * 3600);
+/// A node cache smaller than this is refreshed every [`SMALL_CACHE_REFRESH`] (spec §4.5: 12).
+pub const MIN_CACHE_SIZE: usize = 12;
+/// How often a cache below [`MIN_CACHE_SIZE`] is refreshed.
+pub const SMALL_CACHE_REFRESH: Duration = Duration::from_secs(60);
+/// The node cache is never refreshed more often than this (spec §4.5: 2 s).
+pub const CACHE_MIN_LIFETIME: Duration = Duration::from_secs(2);
+/// Two 421s for one account within this time refresh the node cache.
+pub const REDIRECT_WINDOW: Duration = Duration::from_secs(60);
+/// How many traces are kept until [`OnionNetwork::take_traces`] drains them.
+pub const MAX_TRACES: usize = 256;
+/// How long a guard has to answer its reachability check.
+pub const GUARD_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The most attempts of one request.
+pub const MAX_ATTEMPTS: u32 = 6;
+/// The most guard candidates probed in one round (libsession's path build retry limit).
+pub(crate) const MAX_GUARD_PROBES: usize = 10;
+/// The longest body of a hop's plaintext error kept for the failure policy.
+pub(crate) const MAX_ERROR_TEXT: usize = 512;
+
+/// How the nodes of one path must differ from each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpreadRule {
+    /// No two nodes of a path share an IP address (the default).
+    #[default]
+    DistinctAddress,
+    /// No two nodes of a path share an IPv4 /24 subnet.
+    DistinctSubnet24,
+    /// No constraint beyond distinct nodes.
+    Any,
+}
+
+/// How [`OnionNetwork`] builds and uses its paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnionConfig {
+    /// How many guard nodes (first hops) to keep.
+    pub guards: usize,
+    /// How many paths to keep built.
+    pub paths: usize,
+    /// Nodes per path, guard first.
+    pub hops: usize,
+    /// How the nodes of a path must differ.
+    pub spread: SpreadRule,
+    /// The time a request may take, retries included.
+    pub request_timeout: Duration,
+    /// Where to persist the node cache (written with mode 0600), if anywhere.
+    pub cache_file: Option<PathBuf>,
+}
+
+impl Default for OnionConfig {
+    fn default() -> Self {
+        Self {
+            guards: 2,
+            paths: 2,
+            hops: 3,
+            spread: SpreadRule::default(),
+            request_timeout: Duration::from_secs(10),
+            cache_file: None,
+        }
+    }
+}
+
+/// One node as shown to users: its key and address. Serializes as
+/// `{"ed25519": hex, "addr": "ip:port"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Hop {
+    /// Its Ed25519 key, hex.
+    pub ed25519: String,
+    /// Its HTTPS address.
+    pub addr: SocketAddr,
+}
+
+/// One request as it went over the network. Serializes with these field names (what
+/// `sotto --json` prints).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Trace {
+    /// The RPC: `"store"`, `"retrieve"`, `"get_swarm"`.
+    pub method: &'static str,
+    /// The path it took: guard, middle, exit.
+    pub path: Vec<Hop>,
+    /// The node that served it.
+    pub target: Hop,
+    /// The status of the answer; `None` when none came (timeout, transport).
+    pub status: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u64,
+    /// 1 for the first try, 2 and up for retries.
+    pub attempt: u32,
+}
+
+impl Hop {
+    pub(crate) fn of(node: &NodeListing) -> Self {
+        Self {
+            ed25519: hex::encode(node.pubkey_ed25519().as_bytes()),
+            addr: SocketAddr::V4(node.https_addr()),
+        }
+    }
+
+    pub(crate) fn of_swarm_node(node: &SwarmNode) -> Self {
+        Self {
+            ed25519: hex::encode(node.pubkey_ed25519.as_bytes()),
+            addr: SocketAddr::from((node.ip, node.port_https)),
+        }
+    }
+}
+
+impl core::fmt::Display for Hop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} ({})",
+            self.addr,
+            self.ed25519.get(..8).unwrap_or(&self.ed25519)
+        )
+    }
+}
