@@ -257,6 +257,21 @@ fn ci() -> Result<bool> {
             bail!("`{program} {}` failed", args.join(" "));
         }
     }
+    // The README's main command, end to end on its own addresses and directories (so a
+    // testnet the user runs is left alone).
+    let demo_args = [
+        "--no-wait",
+        "--dir",
+        "target/ci-demo/testnet",
+        "--root",
+        "target/ci-demo/accounts",
+        "--base-port",
+        "24020",
+    ]
+    .map(str::to_owned);
+    if !demo::demo(&demo_args)? {
+        bail!("`cargo xtask demo` failed");
+    }
     if !codegen::codegen(&["--check".to_owned()])? {
         bail!("generated protobuf code is stale");
     }
