@@ -1,7 +1,8 @@
 //! End-to-end delivery while nodes die (`kill -9` through the harness), each test on its own
 //! small testnet (one swarm): two nodes of the recipient's swarm killed (127.62.0.x), and the
-//! guard of the sender's path killed mid-conversation (127.63.0.x). Nothing shown as sent may be
-//! lost, and nothing may arrive twice.
+//! guard of the sender's path killed mid-conversation (127.63.0.x), and a swarm split the
+//! sender's node cache does not know of, answered by 421s (127.64.0.x). Nothing shown as sent
+//! may be lost, and nothing may arrive twice.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,8 +15,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use common::{STEP, TestNet, User, add_contact_offline, guards, new_account};
-use sotto_client::{Hop, MessageId, MessageState, SessionId, Trace};
+use common::{STEP, TestNet, User, add_contact_offline, guards, new_account, onion_config};
+use sotto_client::{
+    Hop, MessageId, MessageState, Network, NetworkError, OnionNetwork, SessionId, Trace,
+};
+use sotto_rpc::AccountId;
+use sotto_rpc::request::{Lifetime, Store};
 
 /// Alice and Bob, contacts of each other, both connected.
 async fn alice_and_bob(net: &TestNet) -> (User, User) {
@@ -243,4 +248,85 @@ async fn a_guard_dying_mid_conversation_loses_nothing() {
     bob.client.send_text(&alice_id, "still here").await.unwrap();
     alice.wait_message(&bob_id, "still here").await;
     eprintln!("[{:.1}s] done", start.elapsed().as_secs_f64());
+}
+
+/// Seven nodes form one swarm; Alice connects and caches that list. Seven more nodes join and
+/// the directory splits the network into two swarms, which Alice's cache does not know: for a
+/// recipient, some of the nodes she thinks hold their messages now belong to the other swarm.
+/// Those answer 421 naming the recipient's swarm; her client stores there and the message is
+/// delivered. (Which node the client asks first is random, so fresh recipients are tried until
+/// a first attempt meets a 421: at least 3 of the 7 cached nodes left each swarm.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swarm_split_the_sender_does_not_know_is_answered_by_421() {
+    let mut net = TestNet::start(64, 7).await;
+    let alice = net.user("alice", &new_account()).await;
+    for _ in 0..7 {
+        net.tn.add_node().unwrap();
+    }
+    tokio::task::block_in_place(|| net.tn.wait_ready(STEP)).unwrap();
+    net.wait_converged().await;
+    let fresh = OnionNetwork::connect(&net.file, onion_config(None))
+        .await
+        .unwrap();
+    let keys = |nodes: &[sotto_rpc::response::SwarmNode]| -> BTreeSet<[u8; 32]> {
+        nodes.iter().map(|n| n.pubkey_ed25519.0).collect()
+    };
+
+    // The client: a 421 on the first attempt, then the recipient's swarm stores it.
+    let mut redirected = None;
+    for _ in 0..20 {
+        let bob_acc = new_account();
+        let account = AccountId::from(bob_acc.session_id());
+        let owners = keys(&fresh.get_swarm(account).await.unwrap());
+        let out = alice
+            .client
+            .send_text(&bob_acc.session_id(), "across the split")
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.state, MessageState::Stored { k, n: 7 } if k >= 5),
+            "{:?}",
+            out.state
+        );
+        let stores: Vec<Trace> = alice
+            .onion()
+            .take_traces()
+            .into_iter()
+            .filter(|t| t.method == "store")
+            .collect();
+        let owner = |t: &Trace| owners.iter().any(|o| hex::encode(o) == t.target.ed25519);
+        if stores.iter().any(|t| t.status == Some(421) && !owner(t)) {
+            assert!(
+                stores.iter().any(|t| t.status == Some(200) && owner(t)),
+                "{:#?}",
+                stores.iter().map(describe).collect::<Vec<_>>()
+            );
+            redirected = Some(bob_acc);
+            break;
+        }
+    }
+    let bob_acc = redirected.expect("twenty first attempts, none met a 421");
+    let bob = net.user("bob", &bob_acc).await;
+    bob.wait_message(&alice.id(), "across the split").await;
+
+    // The network layer: a cached node outside an account's swarm answers 421 with the swarm.
+    let carol = AccountId::from(new_account().session_id());
+    let owners = fresh.get_swarm(carol).await.unwrap();
+    let stale = alice.onion().get_swarm(carol).await.unwrap();
+    let outsider = stale
+        .iter()
+        .find(|n| !keys(&owners).contains(&n.pubkey_ed25519.0))
+        .expect("a cached node left Carol's swarm")
+        .clone();
+    let store = Store::new(
+        carol,
+        sotto_rpc::Namespace::DEFAULT,
+        b"probe".to_vec(),
+        common::now_ms(),
+        Lifetime::Ttl(3_600_000),
+    );
+    match alice.onion().store(outsider, store).await {
+        Err(NetworkError::WrongSwarm(named)) => assert_eq!(keys(&named), keys(&owners)),
+        other => panic!("expected a 421 naming Carol's swarm, got {other:?}"),
+    }
 }
