@@ -56,9 +56,9 @@ pub enum NetworkError {
     /// The network cannot be used (no path, not bootstrapped, shut down), with the reason.
     #[error("the network is unavailable: {0}")]
     Unavailable(&'static str),
-    /// A failure of the transport below (onion path, TLS, socket).
-    #[error("transport failure: {0}")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A failure of the transport below (onion path, TLS, socket); displays as that failure.
+    #[error(transparent)]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why a client operation failed.
