@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, ensure};
 use sotto_client::outgoing::{self, Outgoing, Tally};
 use sotto_client::{
     Account, Client, ClientConfig, Engine, Event, MessageState, NetworkFile, OnionConfig,
@@ -127,7 +127,6 @@ fn measure(net: &mut Testnet, report: &mut Report) -> anyhow::Result<()> {
         .context("starting tokio")?;
     runtime.block_on(async {
         let direct = Arc::new(Direct::new(nodes)?);
-        direct.wait_swarm_formed().await?;
 
         let db = tempfile::tempdir().context("creating the client directory")?;
         let (alice_seed, bob_seed) = ([0xa1; 32], [0xb0; 32]);
@@ -626,26 +625,6 @@ impl Direct {
             .values()
             .filter(|o| matches!(o, NodeOutcome::Ok(_)))
             .count())
-    }
-
-    /// Waits until a store reaches every node of the swarm.
-    async fn wait_swarm_formed(&self) -> anyhow::Result<()> {
-        let probe = Account::from_ed25519_seed(&[0x78; 32]).session_id();
-        let deadline = Instant::now() + Duration::from_secs(40);
-        let mut i = 0;
-        loop {
-            i += 1;
-            match self.store(i, &probe, false).await {
-                Ok(n) if n == NODES => return Ok(()),
-                Ok(n) if Instant::now() >= deadline => {
-                    bail!("the swarm did not form: a store reached {n} of {NODES} nodes")
-                }
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(e.context("waiting for the swarm to form"));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
     }
 
     /// The bench messages (their numbers) that node `node` holds for `account`: a signed

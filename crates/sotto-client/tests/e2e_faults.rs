@@ -264,7 +264,6 @@ async fn a_swarm_split_the_sender_does_not_know_is_answered_by_421() {
         net.tn.add_node().unwrap();
     }
     tokio::task::block_in_place(|| net.tn.wait_ready(STEP)).unwrap();
-    net.wait_converged().await;
     let fresh = OnionNetwork::connect(&net.file, onion_config(None))
         .await
         .unwrap();

@@ -70,38 +70,6 @@ impl Drop for Net {
     }
 }
 
-/// Waits until every node serves the directory's list of all `nodes`, so that each can relay
-/// to every other (a node learns the list a little after the directory has it).
-async fn wait_converged(tn: &Testnet) {
-    let http = sotto_transport::HttpsClient::new();
-    let body = br#"{"method":"oxend_request","params":{"endpoint":"get_service_nodes"}}"#;
-    let total = tn.nodes.len();
-    wait_for(
-        "every node to list every node",
-        Duration::from_secs(60),
-        || async {
-            for node in &tn.nodes {
-                let resp = http
-                    .post(
-                        node.addr,
-                        &node.pubkey,
-                        "/storage_rpc/v1",
-                        &[("content-type", "application/json")],
-                        body.to_vec(),
-                        Duration::from_secs(5),
-                    )
-                    .await
-                    .ok()?;
-                let doc: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
-                let states = doc["result"]["service_node_states"].as_array()?;
-                (states.len() == total).then_some(())?;
-            }
-            Some(())
-        },
-    )
-    .await;
-}
-
 fn guard_key(network: &OnionNetwork) -> String {
     network.paths()[0][0].ed25519.clone()
 }
@@ -133,7 +101,6 @@ fn store_and_retrieve_through_onions_and_survive_a_dead_guard() {
             cache_file: Some(cache_path.clone()),
             ..OnionConfig::default()
         };
-        wait_converged(&net.tn).await;
         // A corrupt cache file is ignored (and replaced once the directory answers).
         std::fs::write(&cache_path, b"{\"version\":1,\"nodes\":[tru").unwrap();
         let alice = Account::generate(&mut sotto_crypto::OsRng);

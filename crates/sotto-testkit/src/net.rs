@@ -442,8 +442,8 @@ impl Testnet {
     }
 
     /// Waits until the directory lists every running node as active with a swarm, and then
-    /// until every running node's own view lists every running node. The directory listing
-    /// them is not enough: nodes poll it, and until they know each other they refuse each
+    /// until every running node's own view lists every running node in a swarm, all views of
+    /// the same epoch. The directory listing them is not enough: nodes poll it, and until they know each other they refuse each
     /// other's requests (403 to an unknown peer, 502 "Next node not found" for an onion's next
     /// hop), which a client would see as failed first attempts.
     pub fn wait_ready(&mut self, deadline: Duration) -> Result<(), NetError> {
@@ -467,17 +467,19 @@ impl Testnet {
             .map_err(io("starting a runtime"))?;
         let client = sotto_transport::HttpsClient::new();
         let what = format!(
-            "every node to know the {} others",
+            "every node to know the {} others, in the same epoch",
             want.len().saturating_sub(1)
         );
         wait_until(&what, deadline, || {
             runtime.block_on(async {
+                let mut epochs = Vec::new();
                 for (addr, key) in &running {
-                    if !knows_all(&client, *addr, key, &want).await {
-                        return false;
+                    match epoch_listing_all(&client, *addr, key, &want).await {
+                        Some(epoch) => epochs.push(epoch),
+                        None => return false,
                     }
                 }
-                true
+                epochs.windows(2).all(|w| w.first() == w.last())
             })
         })
     }
@@ -504,15 +506,16 @@ impl Drop for Testnet {
     }
 }
 
-/// Whether the node at `addr` lists every key of `want` in its own view of the network.
-async fn knows_all(
+/// The epoch (block hash) of the node at `addr`'s view of the network, if that view lists
+/// every key of `want` in a swarm.
+async fn epoch_listing_all(
     client: &sotto_transport::HttpsClient,
     addr: SocketAddr,
     key: &Ed25519PublicKey,
     want: &[String],
-) -> bool {
+) -> Option<String> {
     let body = br#"{"method":"oxend_request","params":{"endpoint":"get_service_nodes"}}"#;
-    let Ok(resp) = client
+    let resp = client
         .post(
             addr,
             key,
@@ -522,22 +525,24 @@ async fn knows_all(
             Duration::from_secs(5),
         )
         .await
-    else {
-        return false;
-    };
-    let listed: serde_json::Value =
-        serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null);
-    let Some(states) = listed
-        .pointer("/result/service_node_states")
-        .and_then(serde_json::Value::as_array)
-    else {
-        return false;
-    };
-    let keys: Vec<&str> = states
+        .ok()?;
+    let listed: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
+    let result = listed.get("result")?;
+    let in_swarms: Vec<&str> = result
+        .get("service_node_states")?
+        .as_array()?
         .iter()
+        .filter(|s| {
+            s.get("swarm_id")
+                .and_then(serde_json::Value::as_u64)
+                .is_some_and(|id| id != u64::MAX)
+        })
         .filter_map(|s| s.get("service_node_pubkey")?.as_str())
         .collect();
-    want.iter().all(|k| keys.contains(&k.as_str()))
+    if !want.iter().all(|k| in_swarms.contains(&k.as_str())) {
+        return None;
+    }
+    result.get("block_hash")?.as_str().map(str::to_owned)
 }
 
 /// The directory holding the `sotto-node` and `sotto-directory` binaries for an integration

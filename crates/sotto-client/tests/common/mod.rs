@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value as Json;
 use sotto_client::outgoing::RetryPolicy;
 use sotto_client::poll::PollPolicy;
 use sotto_client::{
@@ -152,7 +151,6 @@ impl TestNet {
             http: HttpsClient::with_local_addr(IpAddr::V4(Ipv4Addr::new(127, subnet, 0, 250))),
             dir,
         };
-        net.wait_converged().await;
         eprintln!(
             "testnet 127.{subnet}.0.x: {nodes} nodes ready in {:?}",
             started.elapsed()
@@ -198,34 +196,6 @@ impl TestNet {
             )
             .await
             .ok()
-    }
-
-    /// Waits until every node serves the same list of all nodes, each in a swarm.
-    pub async fn wait_converged(&self) {
-        let total = self.tn.nodes.len();
-        wait_for("every node to list every node in a swarm", STEP, || async {
-            let mut hashes = Vec::new();
-            for i in 0..total {
-                let body =
-                    br#"{"method":"oxend_request","params":{"endpoint":"get_service_nodes"}}"#;
-                let resp = self.post(i, body.to_vec()).await?;
-                if resp.status != 200 {
-                    return None;
-                }
-                let list: Json = serde_json::from_slice(&resp.body).ok()?;
-                let states = list["result"]["service_node_states"].as_array()?;
-                let in_swarms = states
-                    .iter()
-                    .filter(|s| s["swarm_id"].as_u64().is_some_and(|id| id != u64::MAX))
-                    .count();
-                if states.len() != total || in_swarms != total {
-                    return None;
-                }
-                hashes.push(list["result"]["block_hash"].as_str()?.to_owned());
-            }
-            hashes.windows(2).all(|w| w[0] == w[1]).then_some(())
-        })
-        .await;
     }
 
     /// Stores `data` in namespace 0 of `to` directly on node `node` (an unsigned store, as
