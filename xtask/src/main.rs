@@ -6,6 +6,7 @@
 //! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
 //! cargo xtask bench NAME          run a benchmark in release mode on one core
 //! cargo xtask codegen [--check]  regenerate (or check) the Rust code for proto/*.proto
+//! cargo xtask deny               cargo-deny: advisories, licences, bans, sources
 //! cargo xtask ci                 fmt, clippy, tests, vectors, fuzz build: what CI runs
 //! ```
 
@@ -16,6 +17,7 @@ use anyhow::{Context, Result, bail};
 
 mod codegen;
 mod demo;
+mod deny;
 mod testnet;
 
 const HELP: &str = "\
@@ -41,13 +43,17 @@ Commands:
   codegen [--check]   Regenerate crates/sotto-envelope/src/generated/ from proto/*.proto
                       (pure Rust: protox + prost-build, no protoc). --check fails if the
                       committed code is stale.
+  deny                cargo-deny (installed if missing) against deny.toml: known
+                      advisories (from the snapshot in supply-chain/advisory-db),
+                      licences, crate sources; offline.
   testnet [--nodes N] [--base-port P] [--dir DIR]
                       Start a local network (a directory and N nodes, default 14, each on
                       its own 127.0.0.x address) and supervise it until Ctrl-C; writes
                       DIR/network.json (default target/testnet). From another terminal:
                       `cargo xtask testnet status|add|kill NODE|stop NODE|restart NODE`.
-  ci                  What CI runs: cargo fmt --check, clippy -D warnings, the test
-                      suite, codegen --check, the vectors and a build of every fuzz target.
+  ci                  What CI runs: cargo fmt --check, clippy -D warnings, cargo deny,
+                      the test suite, codegen --check, the vectors and a build of every
+                      fuzz target.
   help                This text.
 ";
 
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::codegen(args.get(1..).unwrap_or_default()),
         Some("testnet") => testnet::testnet(args.get(1..).unwrap_or_default()),
         Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
+        Some("deny") => deny::deny(),
         Some("ci") => ci(),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
@@ -236,27 +243,26 @@ fn bench(args: &[String]) -> Result<bool> {
 }
 
 fn ci() -> Result<bool> {
-    let steps: [(&str, &[&str]); 3] = [
-        ("cargo", &["fmt", "--all", "--check"]),
-        (
-            "cargo",
-            &[
-                "clippy",
-                "--locked",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        ),
-        ("cargo", &["test", "--locked", "--workspace"]),
-    ];
-    for (program, args) in steps {
-        if !run(program, args, &[])? {
-            bail!("`{program} {}` failed", args.join(" "));
+    let step = |args: &[&str]| -> Result<()> {
+        if !run("cargo", args, &[])? {
+            bail!("`cargo {}` failed", args.join(" "));
         }
+        Ok(())
+    };
+    step(&["fmt", "--all", "--check"])?;
+    step(&[
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    if !deny::deny()? {
+        bail!("`cargo deny check` failed: see supply-chain/README.md");
     }
+    step(&["test", "--locked", "--workspace"])?;
     // The README's main command, end to end on its own addresses and directories (so a
     // testnet the user runs is left alone).
     let demo_args = [
