@@ -1,7 +1,7 @@
 //! `cargo xtask testnet`: a local network of real processes, supervised in the foreground, with a
 //! control socket so other terminals (and tests) can kill, stop, restart and add nodes.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,8 +81,9 @@ fn control(opts: &Options) -> Result<bool> {
         )
     })?;
     writeln!(stream, "{}", opts.command.join(" "))?;
+    // The supervisor writes its whole reply (several lines for `status`), then closes.
     let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply)?;
+    stream.read_to_string(&mut reply)?;
     print!("{reply}");
     Ok(reply.starts_with("ok"))
 }
