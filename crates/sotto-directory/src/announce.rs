@@ -13,6 +13,8 @@ use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, Signature};
 use sotto_swarm::{NodeListing, NodeVersion, SwarmId};
 use thiserror::Error;
 
+use crate::signed::{PROOF_CONTEXT, REGISTER_CONTEXT, signed_bytes};
+
 /// Why a registration or proof body was refused before any state was looked at.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -50,8 +52,8 @@ pub enum AnnounceError {
 ///
 /// JSON (`POST /register`): `{"pubkey_ed25519", "pubkey_x25519", "public_ip", "storage_port",
 /// "version": [a, b, c], "timestamp" (ms), "signature" (base64)}`, signed by the node's
-/// Ed25519 key over the UTF-8 string `"register" ‖ pubkey_ed25519 hex ‖ pubkey_x25519 hex ‖
-/// ip ‖ port ‖ a.b.c ‖ timestamp` (lowercase hex, decimal numbers, no separators).
+/// Ed25519 key over [`registration_bytes`]: the context tag
+/// [`REGISTER_CONTEXT`](crate::signed::REGISTER_CONTEXT) and the fields, each length-prefixed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
     listing: NodeListing,
@@ -70,7 +72,7 @@ impl Registration {
         timestamp_ms: u64,
     ) -> Result<Self, AnnounceError> {
         let listing = listing(node_key.public_key(), public_ip, storage_port, version)?;
-        let signature = node_key.sign(registration_message(&listing, timestamp_ms).as_bytes());
+        let signature = node_key.sign(&registration_bytes(&listing, timestamp_ms));
         Ok(Self {
             listing,
             timestamp_ms,
@@ -92,11 +94,8 @@ impl Registration {
             return Err(AnnounceError::KeyMismatch);
         }
         let signature = signature_b64(&raw.signature)?;
-        ed.verify(
-            registration_message(&listing, raw.timestamp).as_bytes(),
-            &signature,
-        )
-        .map_err(|_| AnnounceError::BadSignature)?;
+        ed.verify(&registration_bytes(&listing, raw.timestamp), &signature)
+            .map_err(|_| AnnounceError::BadSignature)?;
         Ok(Self {
             listing,
             timestamp_ms: raw.timestamp,
@@ -141,8 +140,8 @@ impl Registration {
 
 /// A node's signed "I am still up" (`POST /proof`).
 ///
-/// JSON: `{"pubkey_ed25519", "timestamp" (ms), "signature" (base64)}`, signed over the UTF-8
-/// string `"proof" ‖ pubkey_ed25519 hex ‖ timestamp`.
+/// JSON: `{"pubkey_ed25519", "timestamp" (ms), "signature" (base64)}`, signed over
+/// [`proof_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proof {
     pubkey: Ed25519PublicKey,
@@ -158,7 +157,7 @@ impl Proof {
         Self {
             pubkey,
             timestamp_ms,
-            signature: node_key.sign(proof_message(&pubkey, timestamp_ms).as_bytes()),
+            signature: node_key.sign(&proof_bytes(&pubkey, timestamp_ms)),
         }
     }
 
@@ -168,7 +167,7 @@ impl Proof {
         let pubkey = Ed25519PublicKey(key_hex(&raw.pubkey_ed25519, "pubkey_ed25519")?);
         let signature = signature_b64(&raw.signature)?;
         pubkey
-            .verify(proof_message(&pubkey, raw.timestamp).as_bytes(), &signature)
+            .verify(&proof_bytes(&pubkey, raw.timestamp), &signature)
             .map_err(|_| AnnounceError::BadSignature)?;
         Ok(Self {
             pubkey,
@@ -211,7 +210,8 @@ pub struct Ack {
     pub height: u64,
     /// The epoch after the announcement.
     pub epoch: u64,
-    /// Whether the node is in the active set.
+    /// Whether the node is in the current list (a node that joins between epochs is listed
+    /// at the next one: [`crate::Policy::min_epoch_interval_ms`]).
     pub active: bool,
     /// The node's swarm.
     pub swarm_id: SwarmId,
@@ -233,20 +233,37 @@ fn listing(
         .map_err(|_| AnnounceError::InvalidKey)
 }
 
-fn registration_message(listing: &NodeListing, timestamp_ms: u64) -> String {
-    format!(
-        "register{}{}{}{}{}{}",
-        hex::encode(listing.pubkey_ed25519().as_bytes()),
-        hex::encode(listing.pubkey_x25519().as_bytes()),
-        listing.public_ip(),
-        listing.storage_port(),
-        listing.version(),
-        timestamp_ms
+/// The bytes a registration signs: [`signed_bytes`] with [`REGISTER_CONTEXT`] over the Ed25519
+/// key (32 bytes), the X25519 key (32), the IPv4 address (4), the port (2, big-endian), the
+/// version (3 × 2, big-endian) and the timestamp (8, big-endian, Unix ms).
+#[must_use]
+pub fn registration_bytes(listing: &NodeListing, timestamp_ms: u64) -> Vec<u8> {
+    let v = listing.version();
+    let mut version = [0u8; 6];
+    for (out, part) in version.chunks_exact_mut(2).zip([v.major, v.minor, v.patch]) {
+        out.copy_from_slice(&part.to_be_bytes());
+    }
+    signed_bytes(
+        REGISTER_CONTEXT,
+        &[
+            listing.pubkey_ed25519().as_bytes(),
+            listing.pubkey_x25519().as_bytes(),
+            &listing.public_ip().octets(),
+            &listing.storage_port().to_be_bytes(),
+            &version,
+            &timestamp_ms.to_be_bytes(),
+        ],
     )
 }
 
-fn proof_message(pubkey: &Ed25519PublicKey, timestamp_ms: u64) -> String {
-    format!("proof{}{}", hex::encode(pubkey.as_bytes()), timestamp_ms)
+/// The bytes an uptime proof signs: [`signed_bytes`] with [`PROOF_CONTEXT`] over the Ed25519
+/// key (32 bytes) and the timestamp (8, big-endian, Unix ms).
+#[must_use]
+pub fn proof_bytes(pubkey: &Ed25519PublicKey, timestamp_ms: u64) -> Vec<u8> {
+    signed_bytes(
+        PROOF_CONTEXT,
+        &[pubkey.as_bytes(), &timestamp_ms.to_be_bytes()],
+    )
 }
 
 pub(crate) fn key_hex(text: &str, field: &'static str) -> Result<[u8; 32], AnnounceError> {
@@ -308,18 +325,86 @@ mod tests {
         let r = reg();
         let json = r.to_json();
         assert_eq!(Registration::from_json(json.as_bytes()).unwrap(), r);
-        // The signature covers exactly the documented string.
+        // The signature covers exactly the documented bytes.
         let l = r.listing();
-        let msg = format!(
-            "register{}{}127.0.0.11220212.8.01700000000123",
-            hex::encode(l.pubkey_ed25519().as_bytes()),
-            hex::encode(l.pubkey_x25519().as_bytes())
-        );
+        let mut msg = vec![0, 0, 0, 27];
+        msg.extend_from_slice(b"sotto-directory-register-v2");
+        for field in [
+            &l.pubkey_ed25519().as_bytes()[..],
+            &l.pubkey_x25519().as_bytes()[..],
+            &[127, 0, 0, 11],
+            &22021u16.to_be_bytes(),
+            &[0, 2, 0, 8, 0, 0],
+            &1_700_000_000_123u64.to_be_bytes(),
+        ] {
+            msg.extend_from_slice(&u32::try_from(field.len()).unwrap().to_be_bytes());
+            msg.extend_from_slice(field);
+        }
+        assert_eq!(registration_bytes(l, 1_700_000_000_123), msg);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let sig = STANDARD.decode(v["signature"].as_str().unwrap()).unwrap();
         r.pubkey()
-            .verify(msg.as_bytes(), &Signature::from_slice(&sig).unwrap())
+            .verify(&msg, &Signature::from_slice(&sig).unwrap())
             .unwrap();
+    }
+
+    /// S-16: the two collisions the review found in the old unseparated string
+    /// (`"register" ‖ ed ‖ x ‖ ip ‖ port ‖ a.b.c ‖ ts`) now sign different bytes.
+    #[test]
+    fn colliding_field_sets_sign_different_bytes() {
+        let k = key(1);
+        let at = |ip: [u8; 4], port: u16, v: [u16; 3]| {
+            listing(
+                k.public_key(),
+                Ipv4Addr::from(ip),
+                port,
+                NodeVersion::from(v),
+            )
+            .unwrap()
+        };
+        let old = |l: &NodeListing| {
+            format!(
+                "register{}{}{}{}{}{}",
+                hex::encode(l.pubkey_ed25519().as_bytes()),
+                hex::encode(l.pubkey_x25519().as_bytes()),
+                l.public_ip(),
+                l.storage_port(),
+                l.version(),
+                7
+            )
+        };
+        let pairs = [
+            // 127.0.0.11 + 22021 ≡ 127.0.0.112 + 2021
+            (
+                at([127, 0, 0, 11], 22021, [2, 8, 0]),
+                at([127, 0, 0, 112], 2021, [2, 8, 0]),
+            ),
+            // port 22021 v2.8.0 ≡ port 2202 v12.8.0
+            (
+                at([127, 0, 0, 11], 22021, [2, 8, 0]),
+                at([127, 0, 0, 11], 2202, [12, 8, 0]),
+            ),
+        ];
+        for (a, b) in &pairs {
+            assert_eq!(old(a), old(b), "the old format collided");
+            assert_ne!(registration_bytes(a, 7), registration_bytes(b, 7));
+            // A signature over one does not verify as the other.
+            let signed =
+                Registration::sign(&k, a.public_ip(), a.storage_port(), a.version(), 7).unwrap();
+            let mut forged: serde_json::Value = serde_json::from_str(&signed.to_json()).unwrap();
+            forged["public_ip"] = b.public_ip().to_string().into();
+            forged["storage_port"] = b.storage_port().into();
+            forged["version"] = serde_json::to_value(b.version()).unwrap();
+            assert!(matches!(
+                Registration::from_json(forged.to_string().as_bytes()),
+                Err(AnnounceError::BadSignature)
+            ));
+        }
+        // A proof and a registration never share bytes (distinct context tags).
+        assert_ne!(
+            proof_bytes(&k.public_key(), 7)[..31],
+            registration_bytes(&pairs[0].0, 7)[..31]
+        );
     }
 
     #[test]
@@ -421,11 +506,16 @@ mod tests {
     fn proof_round_trip_and_rejections() {
         let p = Proof::sign(&key(1), 42);
         assert_eq!(Proof::from_json(p.to_json().as_bytes()).unwrap(), p);
-        let msg = format!("proof{}42", hex::encode(p.pubkey().as_bytes()));
+        let mut msg = vec![0, 0, 0, 24];
+        msg.extend_from_slice(b"sotto-directory-proof-v2");
+        msg.extend_from_slice(&[0, 0, 0, 32]);
+        msg.extend_from_slice(p.pubkey().as_bytes());
+        msg.extend_from_slice(&[0, 0, 0, 8]);
+        msg.extend_from_slice(&42u64.to_be_bytes());
         let v: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
         let sig = STANDARD.decode(v["signature"].as_str().unwrap()).unwrap();
         p.pubkey()
-            .verify(msg.as_bytes(), &Signature::from_slice(&sig).unwrap())
+            .verify(&msg, &Signature::from_slice(&sig).unwrap())
             .unwrap();
 
         let mut moved = v.clone();

@@ -34,8 +34,9 @@ pub enum ClientError {
     #[error("directory: {0}")]
     Transport(#[from] TransportError),
     /// The directory refused the request. `status` is 400 malformed, 401 bad signature, 403 not
-    /// in the allowlist, 404 not registered (register, then send proofs), 406 clock skew,
-    /// 409 replayed timestamp.
+    /// admitted (allowlist) or over a per-address or per-/24 cap, 404 not registered (register,
+    /// then send proofs), 406 clock skew, 409 replayed timestamp, 422 the announced address did
+    /// not answer with the node's key, 429 rate-limited, 503 list full or busy.
     #[error("directory refused the request ({status}): {message}")]
     Refused {
         /// The HTTP status.

@@ -2,7 +2,7 @@
 //! every call that depends on time takes `now_ms` (Unix milliseconds).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 use sotto_crypto::{Ed25519PublicKey, blake2b_32};
@@ -21,18 +21,64 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// proof; it must then register again.
 pub const FORGET_AFTER_PERIODS: u64 = 10;
 
+/// Who may join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Only the nodes the allowlist names (the default; an empty allowlist admits no one).
+    #[default]
+    Allowlist,
+    /// Any node, within [`Limits`]; allowlisted nodes are still admitted above the limits.
+    Open,
+}
+
+/// Bounds on the registered nodes that are not on the allowlist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most registered nodes (active or not).
+    pub max_nodes: usize,
+    /// The most registered nodes announcing one IPv4 address.
+    pub max_nodes_per_ip: usize,
+    /// The most registered nodes announcing addresses in one /24.
+    pub max_nodes_per_subnet: usize,
+}
+
+impl Limits {
+    /// No bound at all.
+    pub const NONE: Self = Self {
+        max_nodes: usize::MAX,
+        max_nodes_per_ip: usize::MAX,
+        max_nodes_per_subnet: usize::MAX,
+    };
+}
+
 /// The directory's policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// A node with no proof for this long leaves the active set.
     pub decommission_after_ms: u64,
-    /// The only nodes that may join; empty means anyone may.
+    /// Who may join.
+    pub admission: Admission,
+    /// Nodes always admitted, whatever the limits; under [`Admission::Allowlist`], the only ones.
     pub allowlist: BTreeSet<Ed25519PublicKey>,
+    /// Caps on the other nodes.
+    pub limits: Limits,
+    /// The shortest time between two epochs; changes of the active set in between wait for the
+    /// next epoch, together. 0: every change is an epoch at once.
+    pub min_epoch_interval_ms: u64,
 }
 
 impl Policy {
-    fn allows(&self, key: &Ed25519PublicKey) -> bool {
-        self.allowlist.is_empty() || self.allowlist.contains(key)
+    fn allows(&self, key: &Ed25519PublicKey) -> Result<(), DirectoryError> {
+        if self.admission == Admission::Open || self.allowlist.contains(key) {
+            Ok(())
+        } else if self.allowlist.is_empty() {
+            Err(DirectoryError::NoAdmission)
+        } else {
+            Err(DirectoryError::NotAllowed {
+                key: short_key(key),
+            })
+        }
     }
 }
 
@@ -65,6 +111,52 @@ pub enum DirectoryError {
         /// The node's key, shortened.
         key: String,
     },
+    /// Admission is by allowlist (the default) and the allowlist is empty.
+    #[error(
+        "this directory admits no nodes: its allowlist is empty; the operator must list node \
+         keys in `allowlist`, or set `admission = \"open\"`"
+    )]
+    NoAdmission,
+    /// As many nodes as allowed already announce this IPv4 address.
+    #[error(
+        "{ip} already has {limit} registered node(s), the most the directory accepts per address"
+    )]
+    AddressFull {
+        /// The announced address.
+        ip: Ipv4Addr,
+        /// The cap.
+        limit: usize,
+    },
+    /// As many nodes as allowed already announce addresses in this /24.
+    #[error(
+        "{subnet}/24 already has {limit} registered nodes, the most the directory accepts per /24"
+    )]
+    SubnetFull {
+        /// The network address of the /24.
+        subnet: Ipv4Addr,
+        /// The cap.
+        limit: usize,
+    },
+    /// The directory holds as many nodes as it accepts.
+    #[error("the directory already has {limit} registered nodes, the most it accepts")]
+    ListFull {
+        /// The cap.
+        limit: usize,
+    },
+    /// The announced address did not answer as the node (pinned to its key) with a ping.
+    #[error("the announced address {addr} did not answer as this node: {reason}")]
+    Unreachable {
+        /// The announced address.
+        addr: SocketAddr,
+        /// What happened.
+        reason: Unreachable,
+    },
+    /// Too many requests from this address or its /24; retry later.
+    #[error("too many requests from this address; retry later")]
+    RateLimited,
+    /// Too many address checks under way; retry later.
+    #[error("the directory is busy checking other nodes' addresses; retry later")]
+    Busy,
     /// A proof from a node the directory does not know: it must register first.
     #[error("node {key} is not registered; register first")]
     NotRegistered {
@@ -74,19 +166,38 @@ pub enum DirectoryError {
 }
 
 impl DirectoryError {
-    /// The HTTP status for this refusal: 400 malformed, 401 bad signature, 403 not allowed,
-    /// 404 not registered, 406 clock skew, 409 replay.
+    /// The HTTP status for this refusal: 400 malformed, 401 bad signature, 403 not allowed
+    /// (allowlist, per-address or per-/24 cap), 404 not registered, 406 clock skew, 409 replay,
+    /// 422 the announced address did not answer, 429 rate-limited, 503 list full or busy.
     #[must_use]
     pub fn status(&self) -> u16 {
         match self {
             Self::Announce(AnnounceError::BadSignature) => 401,
             Self::Announce(_) => 400,
-            Self::NotAllowed { .. } => 403,
+            Self::NotAllowed { .. }
+            | Self::NoAdmission
+            | Self::AddressFull { .. }
+            | Self::SubnetFull { .. } => 403,
             Self::NotRegistered { .. } => 404,
             Self::ClockSkew { .. } => 406,
             Self::Replayed { .. } => 409,
+            Self::Unreachable { .. } => 422,
+            Self::RateLimited => 429,
+            Self::ListFull { .. } | Self::Busy => 503,
         }
     }
+}
+
+/// Why the reachability check of an announced address failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Unreachable {
+    /// Connecting, TLS (another key than the node's), or timeout.
+    #[error("{0}")]
+    Transport(#[from] sotto_transport::TransportError),
+    /// It answered the ping with another status than 200.
+    #[error("the ping was answered with status {0}")]
+    Status(u16),
 }
 
 /// Why a saved state could not be restored.
@@ -126,7 +237,10 @@ pub const STATE_VERSION: u32 = 1;
 struct Node {
     /// What it announced, with its current swarm.
     listing: NodeListing,
+    /// Whether it should be in the active set (it sent a proof in time).
     active: bool,
+    /// Whether the current epoch's list has it (`active` as of the last epoch).
+    listed: bool,
     /// When the directory last heard from it (registration or proof), directory clock.
     last_seen_ms: u64,
     /// The last accepted registration timestamp (node clock).
@@ -153,8 +267,11 @@ pub struct NodeEntry {
 ///
 /// Each change of the active set is a new epoch: height and epoch grow by one, the epoch hash
 /// becomes BLAKE2b-256(previous epoch hash ‖ bencoded sorted active keys), and swarms are
-/// reassigned with [`assign_swarms`] seeded from it. A changed address, port or version of an
-/// active node is a new height without a new epoch (swarms stay as they are).
+/// reassigned with [`assign_swarms`] seeded from it. Epochs come at most once per
+/// [`Policy::min_epoch_interval_ms`]: changes in between wait (the list keeps showing the last
+/// epoch's nodes) and go into the next epoch together, which [`Directory::tick`] starts when it
+/// is due. A changed address, port or version of a listed node is a new height without a new
+/// epoch (swarms stay as they are).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Directory {
     policy: Policy,
@@ -162,6 +279,10 @@ pub struct Directory {
     height: u64,
     epoch: u64,
     epoch_hash: [u8; 32],
+    /// When the last epoch started (directory clock).
+    last_epoch_ms: u64,
+    /// Counts every change worth saving.
+    revision: u64,
 }
 
 impl Directory {
@@ -174,17 +295,47 @@ impl Directory {
             height: 0,
             epoch: 0,
             epoch_hash: [0; 32],
+            last_epoch_ms: 0,
+            revision: 0,
         }
     }
 
-    /// Handles a registration received at `now_ms`.
-    pub fn register(&mut self, reg: &Registration, now_ms: u64) -> Result<Ack, DirectoryError> {
+    /// Checks a registration received at `now_ms` without changing anything: the admission
+    /// policy, the clock, replays and the limits. Returns whether its address must be checked
+    /// (by a pinned call to it) before [`Directory::register`]: a node not registered yet, or
+    /// one that announces another address or port.
+    pub fn check_registration(
+        &self,
+        reg: &Registration,
+        now_ms: u64,
+    ) -> Result<bool, DirectoryError> {
         let key = reg.pubkey();
         self.admit(&key, reg.timestamp_ms(), now_ms)?;
         let announced = reg.listing();
-        match self.nodes.get_mut(&key) {
+        let moved = match self.nodes.get(&key) {
             Some(node) => {
                 check_newer(reg.timestamp_ms(), node.last_registration_ts)?;
+                node.listing.public_ip() != announced.public_ip()
+                    || node.listing.storage_port() != announced.storage_port()
+            }
+            None => true,
+        };
+        if moved {
+            self.check_limits(&key, announced.public_ip())?;
+        }
+        Ok(moved)
+    }
+
+    /// Handles a registration received at `now_ms`. The caller has checked the announced
+    /// address when [`Directory::check_registration`] asked for it.
+    pub fn register(&mut self, reg: &Registration, now_ms: u64) -> Result<Ack, DirectoryError> {
+        self.check_registration(reg, now_ms)?;
+        let key = reg.pubkey();
+        let announced = reg.listing();
+        let mut list_changed = false;
+        let mut set_changed = false;
+        match self.nodes.get_mut(&key) {
+            Some(node) => {
                 node.last_registration_ts = reg.timestamp_ms();
                 node.last_seen_ms = now_ms;
                 let same = node.listing.public_ip() == announced.public_ip()
@@ -192,12 +343,12 @@ impl Directory {
                     && node.listing.version() == announced.version();
                 if !same {
                     node.listing = announced.clone().with_swarm_id(node.listing.swarm_id());
+                    list_changed = node.listed;
+                    self.revision = self.revision.saturating_add(1);
                 }
                 if !node.active {
                     node.active = true;
-                    self.advance_epoch();
-                } else if !same {
-                    self.height = self.height.saturating_add(1);
+                    set_changed = true;
                 }
             }
             None => {
@@ -206,13 +357,21 @@ impl Directory {
                     Node {
                         listing: announced.clone(),
                         active: true,
+                        listed: false,
                         last_seen_ms: now_ms,
                         last_registration_ts: reg.timestamp_ms(),
                         last_proof_ts: 0,
                     },
                 );
-                self.advance_epoch();
+                set_changed = true;
             }
+        }
+        if list_changed {
+            self.height = self.height.saturating_add(1);
+        }
+        if set_changed {
+            self.revision = self.revision.saturating_add(1);
+            self.epoch_if_due(now_ms);
         }
         Ok(self.ack(&key))
     }
@@ -232,34 +391,38 @@ impl Directory {
         node.last_seen_ms = now_ms;
         if !node.active {
             node.active = true;
-            self.advance_epoch();
+            self.revision = self.revision.saturating_add(1);
+            self.epoch_if_due(now_ms);
         }
         Ok(self.ack(&key))
     }
 
-    /// Decommissions the active nodes not heard from for [`Policy::decommission_after_ms`] and
-    /// forgets the decommissioned ones not heard from for [`FORGET_AFTER_PERIODS`] times that.
-    /// Returns whether the node list changed (the caller then saves the state).
+    /// Decommissions the active nodes not heard from for [`Policy::decommission_after_ms`],
+    /// forgets the decommissioned ones not heard from for [`FORGET_AFTER_PERIODS`] times that,
+    /// and starts the epoch that waits for [`Policy::min_epoch_interval_ms`] once it is due.
+    /// Returns whether the state changed (the caller then saves it).
     pub fn tick(&mut self, now_ms: u64) -> bool {
+        let revision = self.revision;
         let after = self.policy.decommission_after_ms;
         let forget = after.saturating_mul(FORGET_AFTER_PERIODS);
         let before = self.nodes.len();
         self.nodes
-            .retain(|_, n| n.active || now_ms.saturating_sub(n.last_seen_ms) < forget);
-        let mut decommissioned = false;
+            .retain(|_, n| n.active || n.listed || now_ms.saturating_sub(n.last_seen_ms) < forget);
+        if self.nodes.len() != before {
+            self.revision = self.revision.saturating_add(1);
+        }
         for node in self.nodes.values_mut() {
             if node.active && now_ms.saturating_sub(node.last_seen_ms) >= after {
                 node.active = false;
-                decommissioned = true;
+                self.revision = self.revision.saturating_add(1);
             }
         }
-        if decommissioned {
-            self.advance_epoch();
-        }
-        decommissioned || self.nodes.len() != before
+        self.epoch_if_due(now_ms);
+        self.revision != revision
     }
 
-    /// The active nodes with their swarms, at the current height: what the directory signs.
+    /// The nodes of the current epoch with their swarms, at the current height: what the
+    /// directory signs.
     #[must_use]
     pub fn node_list(&self) -> NodeList {
         NodeList::new(
@@ -267,10 +430,22 @@ impl Directory {
             self.epoch,
             self.nodes
                 .values()
-                .filter(|n| n.active)
+                .filter(|n| n.listed)
                 .map(|n| n.listing.clone())
                 .collect(),
         )
+    }
+
+    /// Counts the changes worth saving: the caller saves the state when it moved.
+    #[must_use]
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Whether a change of the active set waits for the next epoch.
+    #[must_use]
+    pub fn epoch_pending(&self) -> bool {
+        self.nodes.values().any(|n| n.active != n.listed)
     }
 
     /// Every registered node, active or not, sorted by key.
@@ -317,6 +492,7 @@ impl Directory {
                     version: n.listing.version(),
                     swarm_id: n.listing.swarm_id(),
                     active: n.active,
+                    listed: Some(n.listed),
                     last_seen_ms: n.last_seen_ms,
                     last_registration_ts: n.last_registration_ts,
                     last_proof_ts: n.last_proof_ts,
@@ -360,6 +536,7 @@ impl Directory {
             let node = Node {
                 listing,
                 active: saved.active,
+                listed: saved.listed.unwrap_or(saved.active),
                 last_seen_ms: if saved.active {
                     now_ms
                 } else {
@@ -378,43 +555,81 @@ impl Directory {
             height: state.height,
             epoch: state.epoch,
             epoch_hash,
+            last_epoch_ms: 0,
+            revision: 0,
         };
         let before = dir.nodes.len();
         let mut lost_active = false;
         let policy = dir.policy.clone();
         dir.nodes.retain(|key, n| {
-            let keep = policy.allows(key);
-            lost_active |= !keep && n.active;
+            let keep = policy.allows(key).is_ok();
+            lost_active |= !keep && n.listed;
             keep
         });
-        // An active node without a swarm (a hand-edited file) gets one now.
+        // A listed node without a swarm (a hand-edited file) gets one now, and changes that
+        // waited for an epoch get it.
         let unassigned = dir
             .nodes
             .values()
-            .any(|n| n.active && !n.listing.swarm_id().is_valid());
-        if lost_active || unassigned {
-            dir.advance_epoch();
+            .any(|n| n.listed && !n.listing.swarm_id().is_valid());
+        let pending = dir.epoch_pending();
+        if lost_active || unassigned || pending {
+            dir.advance_epoch(now_ms);
         }
-        let changed = lost_active || unassigned || dir.nodes.len() != before;
+        let changed = lost_active || unassigned || pending || dir.nodes.len() != before;
         Ok((dir, changed))
     }
 
-    /// Checks the parts every announcement shares: the allowlist and the clock.
+    /// Checks the parts every announcement shares: the admission policy and the clock.
     fn admit(
         &self,
         key: &Ed25519PublicKey,
         timestamp_ms: u64,
         now_ms: u64,
     ) -> Result<(), DirectoryError> {
-        if !self.policy.allows(key) {
-            return Err(DirectoryError::NotAllowed {
-                key: short_key(key),
-            });
-        }
+        self.policy.allows(key)?;
         if timestamp_ms.abs_diff(now_ms) > MAX_CLOCK_SKEW_MS {
             return Err(DirectoryError::ClockSkew {
                 timestamp_ms,
                 now_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// The per-address, per-/24 and total caps for `key` announcing `ip` (allowlisted nodes
+    /// are exempt).
+    fn check_limits(&self, key: &Ed25519PublicKey, ip: Ipv4Addr) -> Result<(), DirectoryError> {
+        if self.policy.allowlist.contains(key) {
+            return Ok(());
+        }
+        let limits = self.policy.limits;
+        let subnet = subnet24(ip);
+        let (mut total, mut same_ip, mut same_subnet) = (0usize, 0usize, 0usize);
+        for (other, node) in &self.nodes {
+            if other == key {
+                continue;
+            }
+            total += 1;
+            let other_ip = node.listing.public_ip();
+            same_ip += usize::from(other_ip == ip);
+            same_subnet += usize::from(subnet24(other_ip) == subnet);
+        }
+        if !self.nodes.contains_key(key) && total >= limits.max_nodes {
+            return Err(DirectoryError::ListFull {
+                limit: limits.max_nodes,
+            });
+        }
+        if same_ip >= limits.max_nodes_per_ip {
+            return Err(DirectoryError::AddressFull {
+                ip,
+                limit: limits.max_nodes_per_ip,
+            });
+        }
+        if same_subnet >= limits.max_nodes_per_subnet {
+            return Err(DirectoryError::SubnetFull {
+                subnet,
+                limit: limits.max_nodes_per_subnet,
             });
         }
         Ok(())
@@ -425,18 +640,32 @@ impl Directory {
         Ack {
             height: self.height,
             epoch: self.epoch,
-            active: node.is_some_and(|n| n.active),
+            active: node.is_some_and(|n| n.listed),
             swarm_id: node.map_or(INVALID_SWARM_ID, |n| n.listing.swarm_id()),
         }
     }
 
-    /// Starts a new epoch after the active set changed: chains the epoch hash and reassigns
-    /// swarms. Inactive nodes lose their swarm; newly active ones enter unassigned.
-    fn advance_epoch(&mut self) {
+    /// Starts the next epoch if the active set changed since the last one and
+    /// [`Policy::min_epoch_interval_ms`] has passed since it.
+    fn epoch_if_due(&mut self, now_ms: u64) {
+        let due = self.epoch == 0
+            || now_ms.saturating_sub(self.last_epoch_ms) >= self.policy.min_epoch_interval_ms;
+        if due && self.epoch_pending() {
+            self.advance_epoch(now_ms);
+        }
+    }
+
+    /// Starts a new epoch: the listed nodes become the active ones, the epoch hash is chained
+    /// and swarms are reassigned. Inactive nodes lose their swarm; newly active ones enter
+    /// unassigned.
+    fn advance_epoch(&mut self, now_ms: u64) {
+        self.last_epoch_ms = now_ms;
+        self.revision = self.revision.saturating_add(1);
         let mut active_keys = Vec::with_capacity(2 + self.nodes.len() * 35);
         active_keys.push(b'l');
         let mut current = BTreeMap::new();
         for (key, node) in &mut self.nodes {
+            node.listed = node.active;
             if node.active {
                 bencode_bytes(&mut active_keys, key.as_bytes());
                 current.insert(*key, node.listing.swarm_id());
@@ -468,6 +697,12 @@ pub fn short_key(key: &Ed25519PublicKey) -> String {
     hex
 }
 
+/// The network address of `ip`'s /24.
+fn subnet24(ip: Ipv4Addr) -> Ipv4Addr {
+    let [a, b, c, _] = ip.octets();
+    Ipv4Addr::new(a, b, c, 0)
+}
+
 fn check_newer(timestamp_ms: u64, last_ms: u64) -> Result<(), DirectoryError> {
     if timestamp_ms <= last_ms {
         return Err(DirectoryError::Replayed {
@@ -497,6 +732,10 @@ struct SavedNode {
     version: NodeVersion,
     swarm_id: SwarmId,
     active: bool,
+    /// In the current epoch's list (absent in files from before epochs were rate-limited:
+    /// then `active`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listed: Option<bool>,
     last_seen_ms: u64,
     last_registration_ts: u64,
     last_proof_ts: u64,

@@ -6,16 +6,18 @@ pub mod config;
 mod directory;
 pub use sotto_transport::identity;
 mod list;
+mod ratelimit;
 mod rpc;
 pub mod server;
+pub mod signed;
 #[cfg(test)]
 mod tests;
 
-pub use announce::{Ack, AnnounceError, Proof, Registration};
+pub use announce::{Ack, AnnounceError, Proof, Registration, proof_bytes, registration_bytes};
 pub use client::{ClientError, DEFAULT_TIMEOUT, DirectoryClient, FETCH_REQUEST, now_ms};
 pub use directory::{
-    Directory, DirectoryError, FORGET_AFTER_PERIODS, MAX_CLOCK_SKEW_MS, NodeEntry, Policy,
-    STATE_VERSION, StateError, short_key,
+    Admission, Directory, DirectoryError, FORGET_AFTER_PERIODS, Limits, MAX_CLOCK_SKEW_MS,
+    NodeEntry, Policy, STATE_VERSION, StateError, Unreachable, short_key,
 };
-pub use list::{ListError, NodeList, list_hash, signing_message, verify_node_list};
+pub use list::{ListError, NodeList, list_hash, signing_bytes, verify_node_list};
 pub use rpc::{HARDFORK, METHODS, NODE_FIELDS, SNODE_REVISION, json_rpc};

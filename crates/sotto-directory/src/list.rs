@@ -8,6 +8,8 @@ use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, Signature, blake2b_32};
 use sotto_swarm::{NodeListing, NodeListingError};
 use thiserror::Error;
 
+use crate::signed::{NODE_LIST_CONTEXT, signed_bytes};
+
 /// The active nodes as of one height, with the epoch their swarms come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeList {
@@ -34,18 +36,22 @@ impl NodeList {
         }
     }
 
-    /// The directory's signature over this list: Ed25519 over [`signing_message`].
+    /// The directory's signature over this list: Ed25519 over [`signing_bytes`].
     #[must_use]
     pub fn sign(&self, directory_key: &Ed25519SecretKey) -> Signature {
-        directory_key.sign(signing_message(self.height, &self.block_hash).as_bytes())
+        directory_key.sign(&signing_bytes(self.height, self.epoch, &self.block_hash))
     }
 }
 
-/// The UTF-8 string the directory signs: `"sotto-node-list" ‖ height (decimal) ‖ block_hash
-/// (lowercase hex)`.
+/// The bytes the directory signs: [`signed_bytes`] with [`NODE_LIST_CONTEXT`] over the height
+/// and the epoch (8 bytes each, big-endian) and `block_hash` (32 bytes). Signing the height
+/// lets nodes and clients refuse a list older than the one they hold (review S-19).
 #[must_use]
-pub fn signing_message(height: u64, block_hash: &[u8; 32]) -> String {
-    format!("sotto-node-list{height}{}", hex::encode(block_hash))
+pub fn signing_bytes(height: u64, epoch: u64, block_hash: &[u8; 32]) -> Vec<u8> {
+    signed_bytes(
+        NODE_LIST_CONTEXT,
+        &[&height.to_be_bytes(), &epoch.to_be_bytes(), block_hash],
+    )
 }
 
 /// BLAKE2b-256 over the canonical bencoded list `[[pubkey_ed25519 (32 bytes), swarm_id, ip
@@ -201,7 +207,7 @@ pub fn verify_node_list(body: &[u8], directory: &Ed25519PublicKey) -> Result<Nod
         return Err(ListError::HashMismatch);
     }
     directory
-        .verify(signing_message(height, &block_hash).as_bytes(), &signature)
+        .verify(&signing_bytes(height, epoch, &block_hash), &signature)
         .map_err(|_| ListError::BadSignature)?;
     Ok(NodeList {
         height,

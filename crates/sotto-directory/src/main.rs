@@ -20,14 +20,29 @@ active set. Each change of the active set is a new epoch: the directory reassign
 oxend's algorithm, seeded from the epoch hash, and serves the list at POST /json_rpc
 (get_n_service_nodes / get_service_nodes, oxend's JSON shape) signed with its Ed25519 key.
 
+Admission: by default only the node keys listed in `allowlist` may join, and with an empty
+allowlist no node can (the directory says so at start and in every refusal). Set
+`admission = \"open\"` to let any node join, within `max_nodes`, `max_nodes_per_ip` and
+`max_nodes_per_subnet` (per /24); allowlisted nodes are admitted above those caps. Before
+listing a new node (or a new address), the directory calls the announced address with the
+node's key pinned (POST /ping_test/v1) and needs a 200. Epochs come at most once per
+`min_epoch_interval_ms`: joins and departures in between enter the next epoch together. Every
+route is rate-limited per client address and per client /24 (429 beyond).
+
 Nodes and clients pin that key: give it to them as `directory_pubkey` (see `keygen`).
 State (registered nodes, epoch, swarm ids) is kept in DATA_DIR/state.json across restarts.";
 
 const AFTER_HELP: &str = "\
-Endpoints (HTTPS; the TLS certificate carries the directory's Ed25519 key):
-  POST /register   a node's signed registration
+Endpoints (HTTPS; the TLS certificate carries the directory's Ed25519 key; all rate-limited):
+  POST /register   a node's signed registration (403 not admitted or over a cap, 422 the
+                   announced address did not answer with the node's key, 429 rate-limited)
   POST /proof      a node's signed uptime proof
   POST /json_rpc   JSON-RPC 2.0: get_service_nodes, get_n_service_nodes, get_all_service_nodes
+
+Examples:
+  sotto-directory keygen --data-dir /var/lib/sotto-directory
+  sotto-directory example-config > directory.toml   # then list your nodes' keys in `allowlist`
+  sotto-directory run --config directory.toml
 
 Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level (default: info).
 

@@ -8,19 +8,32 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, OsRng};
-use sotto_transport::{Request, Response, TlsIdentity, TransportError, serve};
+use sotto_swarm::NodeListing;
+use sotto_transport::{HttpsClient, Request, Response, TlsIdentity, TransportError, serve};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
 use crate::client::now_ms;
 use crate::config::Config;
+use crate::directory::Unreachable;
 use crate::identity::{self, IdentityError};
-use crate::{Directory, DirectoryError, Proof, Registration, StateError, json_rpc, short_key};
+use crate::ratelimit::{MAX_TRACKED, RateLimiter};
+use crate::{
+    Admission, Directory, DirectoryError, Proof, Registration, StateError, json_rpc, short_key,
+};
 
 /// The state file's name inside the data directory.
 pub const STATE_FILE: &str = "state.json";
 /// The largest request body the directory reads.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The path of the node endpoint the directory calls to check an announced address (the
+/// node's `ping_test`, answered with 200 by the node holding the announced key).
+pub const CALLBACK_PATH: &str = "/ping_test/v1";
+/// How long one reachability call may take.
+pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many reachability calls run at once; a registration that waits longer than
+/// [`CALLBACK_TIMEOUT`] for a turn gets 503.
+pub const MAX_CALLBACKS: usize = 32;
 
 /// Why the directory could not start or stopped.
 #[derive(Debug, Error)]
@@ -76,6 +89,10 @@ struct Shared {
     state_path: PathBuf,
     /// Held while writing the state file, so writes happen one at a time, newest last.
     save_lock: tokio::sync::Mutex<()>,
+    limiter: Mutex<RateLimiter>,
+    callbacks: tokio::sync::Semaphore,
+    /// The monotonic clock of the rate limiter.
+    started: std::time::Instant,
 }
 
 impl Shared {
@@ -138,7 +155,22 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             registered = dir.entries().count(),
             allowlist = config.allowlist.len(),
             decommission_after_s = config.decommission_after_s,
+            min_epoch_interval_ms = config.min_epoch_interval_ms,
             "state loaded"
+        );
+    }
+    if config.admits_no_one() {
+        warn!(
+            "admission is by allowlist and the allowlist is empty: no node can join; list node \
+             keys in `allowlist`, or set `admission = \"open\"`"
+        );
+    } else if config.admission == Admission::Open {
+        warn!(
+            max_nodes = config.limits.max_nodes,
+            max_nodes_per_ip = config.limits.max_nodes_per_ip,
+            max_nodes_per_subnet = config.limits.max_nodes_per_subnet,
+            "open admission: any node that answers at its announced address may join, within \
+             the limits"
         );
     }
     let shared = Arc::new(Shared {
@@ -146,6 +178,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         key,
         state_path,
         save_lock: tokio::sync::Mutex::new(()),
+        limiter: Mutex::new(RateLimiter::new(config.rates, MAX_TRACKED)),
+        callbacks: tokio::sync::Semaphore::new(MAX_CALLBACKS),
+        started: std::time::Instant::now(),
     });
     if changed {
         save(&shared).await;
@@ -158,7 +193,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             async move { handle(&shared, req).await }
         }
     };
-    let period = Duration::from_millis((config.decommission_after_s * 1000 / 4).clamp(100, 1000));
+    let period = Duration::from_millis(
+        (config.decommission_after_s * 1000 / 4)
+            .min(config.min_epoch_interval_ms.max(1))
+            .clamp(20, 1000),
+    );
     tokio::select! {
         result = serve(listener, tls, MAX_BODY, handler) => result.map_err(RunError::Serve),
         () = tick_loop(&shared, period) => Ok(()),
@@ -170,6 +209,16 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 }
 
 async fn handle(shared: &Shared, req: Request) -> Response {
+    let now = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let allowed = shared
+        .limiter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .allow(req.peer.ip(), now);
+    if !allowed {
+        let e = DirectoryError::RateLimited;
+        return Response::text(e.status(), e.to_string());
+    }
     let path = req.path.split('?').next().unwrap_or_default();
     match (req.method.as_str(), path) {
         ("POST", "/json_rpc") => {
@@ -197,22 +246,23 @@ enum Kind {
 }
 
 async fn announce(shared: &Shared, req: &Request, kind: Kind) -> Response {
-    let now = now_ms();
-    let (result, before) = {
-        let mut dir = shared.dir();
-        let before = (dir.height(), dir.epoch());
-        let result = match kind {
-            Kind::Register => Registration::from_json(&req.body)
-                .map_err(DirectoryError::from)
-                .and_then(|r| Ok((r.pubkey(), dir.register(&r, now)?, Some(r)))),
-            Kind::Proof => Proof::from_json(&req.body)
-                .map_err(DirectoryError::from)
-                .and_then(|p| Ok((p.pubkey(), dir.proof(&p, now)?, None))),
-        };
-        (result, before)
+    let result = match kind {
+        Kind::Register => match Registration::from_json(&req.body) {
+            Ok(reg) => register(shared, &reg)
+                .await
+                .map(|(ack, before)| (reg.pubkey(), ack, before, Some(reg))),
+            Err(e) => Err(e.into()),
+        },
+        Kind::Proof => Proof::from_json(&req.body)
+            .map_err(DirectoryError::from)
+            .and_then(|p| {
+                let mut dir = shared.dir();
+                let before = (dir.height(), dir.epoch(), dir.revision());
+                Ok((p.pubkey(), dir.proof(&p, now_ms())?, before, None))
+            }),
     };
     match result {
-        Ok((key, ack, reg)) => {
+        Ok((key, ack, before, reg)) => {
             let node = short_key(&key);
             if ack.epoch != before.1 {
                 info!(%node, ?kind, epoch = ack.epoch, height = ack.height, swarm = %ack.swarm_id,
@@ -223,10 +273,12 @@ async fn announce(shared: &Shared, req: &Request, kind: Kind) -> Response {
                     info!(%node, address = %l.https_addr(), version = %l.version(),
                           height = ack.height, "node updated its listing");
                 }
+            } else if !ack.active {
+                info!(%node, ?kind, "node accepted; it joins the list at the next epoch");
             } else {
                 debug!(%node, ?kind, "node still up");
             }
-            if ack.height != before.0 {
+            if shared.dir().revision() != before.2 {
                 save(shared).await;
             }
             match serde_json::to_value(ack) {
@@ -236,15 +288,67 @@ async fn announce(shared: &Shared, req: &Request, kind: Kind) -> Response {
         }
         Err(e) => {
             debug!(peer = %req.peer, ?kind, error = %e, "announcement refused");
-            if matches!(
+            if !matches!(
                 e,
-                DirectoryError::NotAllowed { .. } | DirectoryError::ClockSkew { .. }
+                DirectoryError::Announce(_)
+                    | DirectoryError::NotRegistered { .. }
+                    | DirectoryError::Replayed { .. }
             ) {
                 info!(?kind, error = %e, "announcement refused");
             }
             Response::text(e.status(), e.to_string())
         }
     }
+}
+
+/// A registration: the checks, then (for a new node or address) a pinned call to the announced
+/// address, then the change. Returns the ack and the (height, epoch, revision) before it.
+async fn register(
+    shared: &Shared,
+    reg: &Registration,
+) -> Result<(crate::Ack, (u64, u64, u64)), DirectoryError> {
+    let needs_callback = shared.dir().check_registration(reg, now_ms())?;
+    if needs_callback {
+        let _turn = tokio::time::timeout(CALLBACK_TIMEOUT, shared.callbacks.acquire())
+            .await
+            .map_err(|_| DirectoryError::Busy)?
+            .map_err(|_| DirectoryError::Busy)?;
+        check_reachable(reg.listing()).await?;
+    }
+    let mut dir = shared.dir();
+    let before = (dir.height(), dir.epoch(), dir.revision());
+    let ack = dir.register(reg, now_ms())?;
+    Ok((ack, before))
+}
+
+/// Calls the announced address with the node's key pinned, and wants a 200 to a ping: the
+/// node holding the key answers there. One retry after a short pause covers a node whose
+/// server was still starting.
+async fn check_reachable(listing: &NodeListing) -> Result<(), DirectoryError> {
+    let addr = SocketAddr::V4(listing.https_addr());
+    let key = listing.pubkey_ed25519();
+    // A client of its own: nothing is pooled for addresses that are not listed yet.
+    let http = HttpsClient::new();
+    let mut last = Unreachable::Status(0);
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        match http
+            .post(addr, &key, CALLBACK_PATH, &[], Vec::new(), CALLBACK_TIMEOUT)
+            .await
+        {
+            Ok(resp) if resp.status == 200 => return Ok(()),
+            Ok(resp) => last = Unreachable::Status(resp.status),
+            // Another key there will not change its mind.
+            Err(e @ TransportError::Tls { .. }) => {
+                last = e.into();
+                break;
+            }
+            Err(e) => last = e.into(),
+        }
+    }
+    Err(DirectoryError::Unreachable { addr, reason: last })
 }
 
 async fn tick_loop(shared: &Shared, period: Duration) {

@@ -25,6 +25,9 @@ fn open() -> Directory {
     Directory::new(Policy {
         decommission_after_ms: AFTER,
         allowlist: BTreeSet::new(),
+        admission: Admission::Open,
+        limits: Limits::NONE,
+        min_epoch_interval_ms: 0,
     })
 }
 
@@ -157,6 +160,9 @@ fn allowlist_refuses_other_nodes() {
     let mut dir = Directory::new(Policy {
         decommission_after_ms: AFTER,
         allowlist: [key(1).public_key(), key(2).public_key()].into(),
+        admission: Admission::Allowlist,
+        limits: Limits::NONE,
+        min_epoch_interval_ms: 0,
     });
     dir.register(&reg(1, T0), T0).unwrap();
     let err = dir.register(&reg(3, T0), T0).unwrap_err();
@@ -312,6 +318,9 @@ fn restart_keeps_state_and_gives_nodes_grace() {
     let policy = Policy {
         decommission_after_ms: AFTER,
         allowlist: BTreeSet::new(),
+        admission: Admission::Open,
+        limits: Limits::NONE,
+        min_epoch_interval_ms: 0,
     };
     // Restarted an hour later: nobody is decommissioned at once.
     let later = T0 + 3_600_000;
@@ -328,6 +337,9 @@ fn restart_keeps_state_and_gives_nodes_grace() {
         Policy {
             decommission_after_ms: AFTER,
             allowlist: BTreeSet::new(),
+            admission: Admission::Open,
+            limits: Limits::NONE,
+            min_epoch_interval_ms: 0,
         },
         T0 + 10,
     )
@@ -347,6 +359,9 @@ fn restore_applies_a_new_allowlist() {
         Policy {
             decommission_after_ms: AFTER,
             allowlist: allow,
+            admission: Admission::Allowlist,
+            limits: Limits::NONE,
+            min_epoch_interval_ms: 0,
         },
         T0,
     )
@@ -362,6 +377,9 @@ fn restore_rejects_bad_state() {
     let policy = || Policy {
         decommission_after_ms: AFTER,
         allowlist: BTreeSet::new(),
+        admission: Admission::Open,
+        limits: Limits::NONE,
+        min_epoch_interval_ms: 0,
     };
     assert!(matches!(
         Directory::restore(b"{}", policy(), T0),
@@ -449,6 +467,11 @@ fn signed_list_verifies_and_tampering_fails() {
     ));
     assert!(matches!(
         tampered(&|r| r["height"] = (list.height + 1).into()),
+        ListError::BadSignature
+    ));
+    // The epoch is signed too (S-19).
+    assert!(matches!(
+        tampered(&|r| r["epoch"] = (list.epoch + 1).into()),
         ListError::BadSignature
     ));
     // A hash recomputed over altered nodes does not carry the directory's signature.
@@ -696,4 +719,143 @@ fn json_rpc_errors() {
         matches!(err, ListError::RpcError { code: -32700, .. }),
         "{err}"
     );
+}
+
+fn policy(admission: Admission, allow: &[u8], limits: Limits, interval: u64) -> Policy {
+    Policy {
+        decommission_after_ms: AFTER,
+        admission,
+        allowlist: allow.iter().map(|&n| key(n).public_key()).collect(),
+        limits,
+        min_epoch_interval_ms: interval,
+    }
+}
+
+fn reg_ip(n: u8, ip: [u8; 4], ts: u64) -> Registration {
+    Registration::sign(
+        &key(n),
+        Ipv4Addr::from(ip),
+        22021,
+        NodeVersion::from([2, 8, 0]),
+        ts,
+    )
+    .unwrap()
+}
+
+/// S-03: the default admission is the allowlist, and an empty one admits no one, saying why.
+#[test]
+fn the_default_admits_no_one_without_an_allowlist() {
+    let config =
+        crate::config::Config::parse("data_dir = \"d\"\nlisten = \"127.0.0.1:1\"\n").unwrap();
+    let mut dir = Directory::new(config.policy());
+    let err = dir.register(&reg(1, T0), T0).unwrap_err();
+    assert!(matches!(err, DirectoryError::NoAdmission), "{err}");
+    assert_eq!(err.status(), 403);
+    assert!(err.to_string().contains("admission = \"open\""), "{err}");
+    assert!(dir.check_registration(&reg(1, T0), T0).is_err());
+    assert_eq!(dir.entries().count(), 0);
+}
+
+/// S-03: per-address, per-/24 and total caps on the nodes the allowlist does not name;
+/// allowlisted nodes join above them.
+#[test]
+fn caps_per_address_subnet_and_list() {
+    let limits = Limits {
+        max_nodes: 5,
+        max_nodes_per_ip: 2,
+        max_nodes_per_subnet: 3,
+    };
+    let mut dir = Directory::new(policy(Admission::Open, &[50], limits, 0));
+    dir.register(&reg_ip(1, [10, 0, 0, 1], T0), T0).unwrap();
+    dir.register(&reg_ip(2, [10, 0, 0, 1], T0), T0).unwrap();
+    let err = dir.register(&reg_ip(3, [10, 0, 0, 1], T0), T0).unwrap_err();
+    assert!(
+        matches!(err, DirectoryError::AddressFull { limit: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(err.status(), 403);
+    dir.register(&reg_ip(3, [10, 0, 0, 2], T0), T0).unwrap();
+    let err = dir.register(&reg_ip(4, [10, 0, 0, 3], T0), T0).unwrap_err();
+    assert!(
+        matches!(err, DirectoryError::SubnetFull { limit: 3, .. }),
+        "{err}"
+    );
+    // The allowlisted node joins in the full /24, on the full address.
+    dir.register(&reg_ip(50, [10, 0, 0, 1], T0), T0).unwrap();
+    // Other subnets fill the list.
+    dir.register(&reg_ip(5, [10, 0, 1, 1], T0), T0).unwrap();
+    let err = dir.register(&reg_ip(6, [10, 0, 2, 1], T0), T0).unwrap_err();
+    assert!(
+        matches!(err, DirectoryError::ListFull { limit: 5 }),
+        "{err}"
+    );
+    assert_eq!(err.status(), 503);
+    assert_eq!(dir.node_list().nodes.len(), 5);
+    // A registered node re-registering at its address is not counted against itself; one
+    // moving into a full /24 is refused.
+    assert!(
+        !dir.check_registration(&reg_ip(1, [10, 0, 0, 1], T0 + 1), T0)
+            .unwrap()
+    );
+    assert!(matches!(
+        dir.register(&reg_ip(5, [10, 0, 0, 9], T0 + 1), T0),
+        Err(DirectoryError::SubnetFull { .. })
+    ));
+    // A moved address needs a check, a new node too.
+    assert!(
+        dir.check_registration(&reg_ip(5, [10, 0, 3, 9], T0 + 1), T0)
+            .unwrap()
+    );
+}
+
+/// S-03: epochs come at most once per interval; joins in between wait and enter together,
+/// and the signed list does not change until then.
+#[test]
+fn epochs_are_rate_limited_and_batched() {
+    let mut dir = Directory::new(policy(Admission::Open, &[], Limits::NONE, 1000));
+    let ack = dir.register(&reg(1, T0), T0).unwrap();
+    assert!(ack.active && ack.swarm_id.is_valid());
+    assert_eq!(dir.epoch(), 1);
+    let list = dir.node_list();
+    for n in 2..=6 {
+        let now = T0 + u64::from(n) * 100;
+        let ack = dir.register(&reg(n, now), now).unwrap();
+        assert!(
+            !ack.active && !ack.swarm_id.is_valid(),
+            "listed at the next epoch"
+        );
+        dir.tick(now);
+    }
+    assert_eq!(dir.node_list(), list);
+    assert!(dir.epoch_pending());
+    dir.tick(T0 + 999);
+    assert_eq!(dir.node_list(), list);
+    dir.tick(T0 + 1000);
+    assert_eq!(dir.epoch(), 2);
+    assert_eq!(dir.node_list().nodes.len(), 6);
+    assert!(!dir.epoch_pending());
+    let ack = dir
+        .proof(&Proof::sign(&key(6), T0 + 1001), T0 + 1001)
+        .unwrap();
+    assert!(ack.active && ack.swarm_id.is_valid());
+    // A flood of joins makes one epoch per interval, not one per join.
+    for n in 7..=60u8 {
+        let now = T0 + 1000 + u64::from(n) * 10;
+        dir.register(&reg(n, now), now).unwrap();
+        dir.tick(now);
+    }
+    assert_eq!(dir.epoch(), 2);
+    dir.tick(T0 + 2000);
+    assert_eq!(dir.epoch(), 3);
+    assert_eq!(dir.node_list().nodes.len(), 60);
+    // Saved and restored mid-wait: the wait is not lost.
+    dir.register(&reg(61, T0 + 2001), T0 + 2001).unwrap();
+    let (back, changed) = Directory::restore(
+        dir.save().as_bytes(),
+        policy(Admission::Open, &[], Limits::NONE, 1000),
+        T0 + 2002,
+    )
+    .unwrap();
+    assert!(changed);
+    assert_eq!(back.node_list().nodes.len(), 61);
 }

@@ -16,7 +16,7 @@ use rand::{RngCore as _, SeedableRng as _};
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey};
 use sotto_directory::{ClientError, DirectoryClient, NodeList, Registration, now_ms};
 use sotto_swarm::{INVALID_SWARM_ID, NodeListing, NodeVersion};
-use sotto_transport::{HttpsClient, TransportError};
+use sotto_transport::{HttpsClient, Response, TlsIdentity, TransportError};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sotto-directory");
 
@@ -160,15 +160,67 @@ fn node_keys(n: usize) -> Vec<Ed25519SecretKey> {
         .collect()
 }
 
-fn listing(key: &Ed25519SecretKey, i: usize) -> NodeListing {
-    NodeListing::new(
+/// Settings for the tests that exercise the state machine rather than admission: open
+/// admission, no caps that matter, an epoch per change, and rate limits they never reach.
+const OPEN: &str = "admission = \"open\"
+max_nodes_per_ip = 100
+max_nodes_per_subnet = 100
+min_epoch_interval_ms = 0
+requests_per_s_per_ip = 10000
+request_burst_per_ip = 10000
+requests_per_s_per_subnet = 10000
+request_burst_per_subnet = 10000";
+
+/// A node's HTTPS server as the directory's reachability check sees it: TLS with `key`, a
+/// free port on `ip`, 200 to `POST /ping_test/v1`. Stops when the handle is dropped.
+struct Answerer {
+    listing: NodeListing,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Answerer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts an [`Answerer`] holding `tls_key`, announced for `key` (pass the same key for an
+/// honest node).
+async fn answer_as(key: &Ed25519SecretKey, tls_key: &Ed25519SecretKey, ip: Ipv4Addr) -> Answerer {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tls = TlsIdentity::new(tls_key).unwrap();
+    let task = tokio::spawn(sotto_transport::serve(
+        listener,
+        tls,
+        1024,
+        |req| async move {
+            if req.path == "/ping_test/v1" {
+                Response::text(200, "")
+            } else {
+                Response::text(404, "")
+            }
+        },
+    ));
+    let listing = NodeListing::new(
         key.public_key(),
-        Ipv4Addr::new(127, 0, 1, u8::try_from(10 + i).unwrap()),
-        22021,
+        ip,
+        port,
         INVALID_SWARM_ID,
         NodeVersion::from([2, 8, 0]),
     )
-    .unwrap()
+    .unwrap();
+    Answerer { listing, task }
+}
+
+/// An honest node `i` answering at `127.0.1.(10 + i)`.
+async fn answering(key: &Ed25519SecretKey, i: usize) -> Answerer {
+    answer_as(
+        key,
+        key,
+        Ipv4Addr::new(127, 0, 1, u8::try_from(10 + i).unwrap()),
+    )
+    .await
 }
 
 fn sorted_keys(keys: &[Ed25519SecretKey]) -> Vec<Ed25519PublicKey> {
@@ -187,15 +239,19 @@ async fn nodes_register_and_the_list_verifies_and_survives_restart() {
     let mut dir = Process::start(
         tmp.path(),
         Ipv4Addr::new(127, 0, 0, 231),
-        "decommission_after_s = 120",
+        &format!("decommission_after_s = 120\n{OPEN}"),
     );
     let empty = dir.ready().await;
     assert!(empty.nodes.is_empty());
     let client = dir.client();
 
     let keys = node_keys(8);
+    let mut nodes = Vec::new();
     for (i, key) in keys.iter().enumerate() {
-        let ack = client.register(key, &listing(key, i)).await.unwrap();
+        nodes.push(answering(key, i).await);
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let ack = client.register(key, &nodes[i].listing).await.unwrap();
         assert!(ack.active && ack.swarm_id.is_valid());
         assert_eq!(ack.epoch, u64::try_from(i + 1).unwrap());
         let ack = client.proof(key).await.unwrap();
@@ -209,7 +265,7 @@ async fn nodes_register_and_the_list_verifies_and_survives_restart() {
             .iter()
             .position(|k| k.public_key() == node.pubkey_ed25519())
             .unwrap();
-        assert_eq!(node.https_addr(), listing(&keys[i], i).https_addr());
+        assert_eq!(node.https_addr(), nodes[i].listing.https_addr());
         assert!(node.swarm_id().is_valid());
     }
 
@@ -321,13 +377,15 @@ async fn a_silent_node_is_decommissioned_and_comes_back() {
     let dir = Process::start(
         tmp.path(),
         Ipv4Addr::new(127, 0, 0, 232),
-        "decommission_after_s = 2",
+        &format!("decommission_after_s = 2\n{OPEN}"),
     );
     dir.ready().await;
     let client = dir.client();
     let keys = node_keys(6);
+    let mut nodes = Vec::new();
     for (i, key) in keys.iter().enumerate() {
-        client.register(key, &listing(key, i)).await.unwrap();
+        nodes.push(answering(key, i).await);
+        client.register(key, &nodes[i].listing).await.unwrap();
     }
     let (silent, talking) = keys.split_last().unwrap();
     let before = client.fetch_nodes().await.unwrap();
@@ -369,12 +427,10 @@ async fn allowlist_and_startup_errors() {
     let dir = Process::start(tmp.path(), Ipv4Addr::new(127, 0, 0, 233), &allow);
     dir.ready().await;
     let client = dir.client();
-    client
-        .register(&keys[0], &listing(&keys[0], 0))
-        .await
-        .unwrap();
+    let nodes = [answering(&keys[0], 0).await, answering(&keys[1], 1).await];
+    client.register(&keys[0], &nodes[0].listing).await.unwrap();
     let err = client
-        .register(&keys[1], &listing(&keys[1], 1))
+        .register(&keys[1], &nodes[1].listing)
         .await
         .unwrap_err();
     assert!(
@@ -410,4 +466,201 @@ async fn allowlist_and_startup_errors() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("replaces Session's blockchain"), "{help}");
     assert!(help.contains("decommission_after_s = 20"), "{help}");
+    assert!(help.contains("admission = \"allowlist\""), "{help}");
+    assert!(help.contains("max_nodes_per_subnet"), "{help}");
+}
+
+/// The status a raw POST from source address `from` gets.
+async fn status_from(dir: &Process, from: Ipv4Addr, path: &str, body: &str) -> u16 {
+    HttpsClient::with_local_addr(from.into())
+        .post(
+            dir.addr,
+            &dir.pubkey,
+            path,
+            &[],
+            body.as_bytes().to_vec(),
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap()
+        .status
+}
+
+/// S-03: with no admission settings the directory admits no one, says so at start, and
+/// refuses a node (that answers at its address) with a message naming the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_config_refuses_an_unlisted_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Process::start(tmp.path(), Ipv4Addr::new(127, 161, 0, 1), "");
+    dir.ready().await;
+    let key = node_keys(1).pop().unwrap();
+    let node = answer_as(&key, &key, Ipv4Addr::new(127, 161, 0, 11)).await;
+    let err = dir
+        .client()
+        .register(&key, &node.listing)
+        .await
+        .unwrap_err();
+    match &err {
+        ClientError::Refused { status, message } => {
+            assert_eq!(*status, 403);
+            assert!(message.contains("admission = \"open\""), "{message}");
+            assert!(message.contains("allowlist"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(dir.client().fetch_nodes().await.unwrap().nodes.is_empty());
+    let log = std::fs::read_to_string(&dir.log).unwrap();
+    assert!(log.contains("no node can join"), "{log}");
+}
+
+/// S-03: a node is listed only after the directory reached it at its announced address with
+/// its key pinned. An address where nothing listens, or where another key answers, is
+/// refused with 422 and not listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_address_must_answer_with_the_nodes_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Process::start(
+        tmp.path(),
+        Ipv4Addr::new(127, 162, 0, 1),
+        "admission = \"open\"\nmin_epoch_interval_ms = 0",
+    );
+    dir.ready().await;
+    let client = dir.client();
+    let keys = node_keys(3);
+
+    // Nothing listens there (a port just released).
+    let closed = {
+        let probe = TcpListener::bind((Ipv4Addr::new(127, 162, 0, 11), 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let silent = NodeListing::new(
+        keys[0].public_key(),
+        Ipv4Addr::new(127, 162, 0, 11),
+        closed,
+        INVALID_SWARM_ID,
+        NodeVersion::from([2, 8, 0]),
+    )
+    .unwrap();
+    let err = client.register(&keys[0], &silent).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::Refused { status: 422, .. }),
+        "{err}"
+    );
+
+    // Someone else's server: it answers, but with another key.
+    let impostor = answer_as(&keys[1], &keys[2], Ipv4Addr::new(127, 162, 0, 12)).await;
+    let err = client
+        .register(&keys[1], &impostor.listing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Refused { status: 422, .. }),
+        "{err}"
+    );
+    assert!(client.fetch_nodes().await.unwrap().nodes.is_empty());
+
+    // The same key, answering itself: listed.
+    let honest = answer_as(&keys[1], &keys[1], Ipv4Addr::new(127, 162, 0, 13)).await;
+    let ack = client.register(&keys[1], &honest.listing).await.unwrap();
+    assert!(ack.active);
+    let list = client.fetch_nodes().await.unwrap();
+    assert_eq!(listed_keys(&list), vec![keys[1].public_key()]);
+}
+
+/// S-03: a flood of registrations from one address and one /24 is capped (per address, per
+/// /24) and every route is rate-limited (per address, per /24), while an allowlisted node still
+/// joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_flood_is_capped_and_rate_limited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut keys = node_keys(21);
+    let honest = keys.pop().unwrap();
+    let dir = Process::start(
+        tmp.path(),
+        Ipv4Addr::new(127, 163, 0, 1),
+        &format!(
+            "admission = \"open\"\nallowlist = [\"{}\"]\nmin_epoch_interval_ms = 0\n\
+             max_nodes_per_ip = 2\nmax_nodes_per_subnet = 4\n\
+             requests_per_s_per_ip = 1\nrequest_burst_per_ip = 30\n\
+             requests_per_s_per_subnet = 1\nrequest_burst_per_subnet = 60",
+            hex::encode(honest.public_key().as_bytes())
+        ),
+    );
+    dir.ready().await;
+
+    // Ten keys at one address, sent from it: two are listed.
+    let one_ip = Ipv4Addr::new(127, 163, 1, 1);
+    let from_one = dir
+        .client()
+        .with_http(HttpsClient::with_local_addr(one_ip.into()));
+    let mut refused = Vec::new();
+    let mut servers = Vec::new();
+    for key in &keys[..10] {
+        let node = answer_as(key, key, one_ip).await;
+        if let Err(e) = from_one.register(key, &node.listing).await {
+            refused.push(e.to_string());
+        }
+        servers.push(node);
+    }
+    assert_eq!(refused.len(), 8, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e.contains("(403)") && e.contains("per address")),
+        "{refused:?}"
+    );
+
+    // Ten keys at ten addresses of one /24, each sent from its own address: four are listed.
+    let mut refused = Vec::new();
+    for (i, key) in keys[10..].iter().enumerate() {
+        let ip = Ipv4Addr::new(127, 163, 2, u8::try_from(1 + i).unwrap());
+        let node = answer_as(key, key, ip).await;
+        let from = dir
+            .client()
+            .with_http(HttpsClient::with_local_addr(ip.into()));
+        if let Err(e) = from.register(key, &node.listing).await {
+            refused.push(e.to_string());
+        }
+        servers.push(node);
+    }
+    assert_eq!(refused.len(), 6, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e.contains("(403)") && e.contains("per /24")),
+        "{refused:?}"
+    );
+
+    // One address hammering any route runs out of tokens: 429, on every route.
+    let hammer = Ipv4Addr::new(127, 163, 3, 1);
+    let mut limited = 0;
+    for _ in 0..40 {
+        if status_from(&dir, hammer, "/json_rpc", "{}").await == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 5, "{limited} of 40 requests limited");
+    for path in ["/register", "/proof", "/json_rpc", "/anything"] {
+        assert_eq!(status_from(&dir, hammer, path, "{}").await, 429, "{path}");
+    }
+    // Many addresses of one /24 share its bucket: fresh addresses are limited too.
+    let mut limited = 0;
+    for host in 1..=80u8 {
+        let from = Ipv4Addr::new(127, 163, 4, host);
+        if status_from(&dir, from, "/json_rpc", "{}").await == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 10, "{limited} of 80 requests limited");
+
+    // The allowlisted node joins, from the flooded (and full) /24, at the full address.
+    let node = answer_as(&honest, &honest, one_ip).await;
+    let from = dir.client().with_http(HttpsClient::with_local_addr(
+        Ipv4Addr::new(127, 163, 5, 1).into(),
+    ));
+    let ack = from.register(&honest, &node.listing).await.unwrap();
+    assert!(ack.active);
+    let list = from.fetch_nodes().await.unwrap();
+    assert_eq!(list.nodes.len(), 2 + 4 + 1);
+    assert!(listed_keys(&list).contains(&honest.public_key()));
 }

@@ -32,10 +32,19 @@ pub trait Directory: Send + Sync + 'static {
 }
 
 /// Installs a newly fetched list and starts the catch-up it calls for. Returns whether the
-/// list was different from the one installed.
+/// list was installed: false when it is the one installed, or older (a lower height, whose
+/// signature the directory made earlier: a replay or a rollback is refused).
 pub fn apply_list(node: &Arc<Node>, list: NodeList, generation: &Arc<SyncGeneration>) -> bool {
     let current = node.view();
     if *current.list() == list {
+        return false;
+    }
+    if list.height < current.list().height {
+        tracing::warn!(
+            held = current.list().height,
+            offered = list.height,
+            "refused a node list older than the one held"
+        );
         return false;
     }
     let new = NetworkView::new(node.pubkey(), list);

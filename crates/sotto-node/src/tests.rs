@@ -631,3 +631,30 @@ async fn onion_to_self_serves_the_rpc_encrypted() {
     assert_eq!(info["version"], serde_json::json!([2, 8, 0]));
     server.abort();
 }
+
+/// S-19: a list with a lower height than the one held is refused (a replayed or rolled-back
+/// list keeps its valid signature); a higher one is installed.
+#[tokio::test]
+async fn an_older_list_is_refused() {
+    let f = fixture();
+    let generation = Arc::new(crate::sync::SyncGeneration::default());
+    let held = f.node.view().list().clone();
+    let older = NodeList {
+        height: held.height - 1,
+        block_hash: "11".repeat(32),
+        nodes: vec![listing(&f.key, 1, 22021, 0)],
+    };
+    assert!(!crate::directory::apply_list(&f.node, older, &generation));
+    assert_eq!(*f.node.view().list(), held);
+    let newer = NodeList {
+        height: held.height + 1,
+        block_hash: "22".repeat(32),
+        nodes: vec![listing(&f.key, 1, 22021, 0)],
+    };
+    assert!(crate::directory::apply_list(
+        &f.node,
+        newer.clone(),
+        &generation
+    ));
+    assert_eq!(*f.node.view().list(), newer);
+}

@@ -75,7 +75,25 @@ pub struct TestnetConfig {
     pub log_filter: String,
     /// Lines appended to every node's configuration file (e.g. `server_ca_file = "…"`).
     pub node_extra_config: String,
+    /// The directory's admission, limit and epoch-rate settings (TOML lines): by default
+    /// [`TESTNET_DIRECTORY_LIMITS`]. Replace the whole text to test other settings.
+    pub directory_limits: String,
 }
+
+/// The directory settings of a local testnet: open admission (the harness starts nodes with
+/// keys nobody listed), limits that fit every node of the testnet in its one loopback /24
+/// (`127.S.0.0/24`, one address per node), rate limits far above what its nodes and clients
+/// send, and epochs at most every 200 ms so that a starting network settles fast.
+pub const TESTNET_DIRECTORY_LIMITS: &str = "admission = \"open\"
+max_nodes = 1000
+max_nodes_per_ip = 2
+max_nodes_per_subnet = 256
+min_epoch_interval_ms = 200
+requests_per_s_per_ip = 2000
+request_burst_per_ip = 4000
+requests_per_s_per_subnet = 5000
+request_burst_per_subnet = 10000
+";
 
 impl TestnetConfig {
     /// A layout with the defaults of `cargo xtask testnet`: 14 nodes (two swarms of 7), port 22020.
@@ -91,6 +109,7 @@ impl TestnetConfig {
             decommission_after_s: 10,
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             node_extra_config: String::new(),
+            directory_limits: TESTNET_DIRECTORY_LIMITS.to_owned(),
         }
     }
 }
@@ -243,9 +262,10 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("directory.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{dir_addr}\"\ndecommission_after_s = {}\nallowlist = []\n",
+            "data_dir = {:?}\nlisten = \"{dir_addr}\"\ndecommission_after_s = {}\n{}\n",
             data_dir.display().to_string(),
-            cfg.decommission_after_s
+            cfg.decommission_after_s,
+            cfg.directory_limits,
         );
         write_private(&config, &text)?;
         let directory = Process {
@@ -378,6 +398,23 @@ impl Testnet {
             return Ok(());
         }
         Self::spawn(&bin, &filter, node)
+    }
+
+    /// `kill -9` the directory (its state file stays).
+    pub fn kill_directory(&mut self) -> Result<(), NetError> {
+        if let Some(mut child) = self.directory.child.take() {
+            child.kill().map_err(io("killing the directory"))?;
+            child.wait().map_err(io("reaping the directory"))?;
+        }
+        Ok(())
+    }
+
+    /// Starts a killed directory again with the same configuration and data directory.
+    pub fn restart_directory(&mut self) -> Result<(), NetError> {
+        if self.directory.is_running() {
+            return Ok(());
+        }
+        self.spawn_directory()
     }
 
     /// The network file clients load.

@@ -1,7 +1,7 @@
 //! The node cache: the verified node list, when it was fetched, and its optional copy on disk.
 //!
-//! The file is JSON `{"version": 1, "directory": "<hex key>", "fetched_ms": n, "nodes":
-//! [listing…]}` (listings in oxend's field names), written with mode 0600 to a temporary file
+//! The file is JSON `{"version": 1, "directory": "<hex key>", "fetched_ms": n, "height": n,
+//! "nodes": [listing…]}` (`height` absent in older files: 0) (listings in oxend's field names), written with mode 0600 to a temporary file
 //! next to it and renamed into place. Reading it is defensive: a size cap, a node-count cap,
 //! every listing validated, and a cache written for another directory is refused.
 
@@ -42,6 +42,8 @@ pub struct NodeCache {
     pub nodes: Vec<NodeListing>,
     /// When the list was fetched from the directory (Unix ms).
     pub fetched_ms: u64,
+    /// The signed height of the list (0: unknown).
+    pub height: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,6 +51,8 @@ struct RawCache {
     version: u32,
     directory: String,
     fetched_ms: u64,
+    #[serde(default)]
+    height: u64,
     nodes: Vec<NodeListing>,
 }
 
@@ -58,7 +62,25 @@ impl NodeCache {
     pub fn new(mut nodes: Vec<NodeListing>, fetched_ms: u64) -> Self {
         nodes.sort_by_key(NodeListing::pubkey_ed25519);
         nodes.dedup_by_key(|n| n.pubkey_ed25519());
-        Self { nodes, fetched_ms }
+        Self {
+            nodes,
+            fetched_ms,
+            height: 0,
+        }
+    }
+
+    /// The same cache, for the list signed at `height`.
+    #[must_use]
+    pub fn with_height(mut self, height: u64) -> Self {
+        self.height = height;
+        self
+    }
+
+    /// Whether `fresh` is older than this cache (a lower signed height): a replayed or
+    /// rolled-back list, which is refused (review S-19).
+    #[must_use]
+    pub fn is_newer_than(&self, fresh: &Self) -> bool {
+        fresh.height < self.height
     }
 
     /// The node with this key.
@@ -96,6 +118,7 @@ impl NodeCache {
             version: VERSION,
             directory: hex::encode(directory.as_bytes()),
             fetched_ms: self.fetched_ms,
+            height: self.height,
             nodes: self.nodes.clone(),
         };
         serde_json::to_vec(&raw).unwrap_or_default()
@@ -130,7 +153,7 @@ impl NodeCache {
                 raw.nodes.len()
             )));
         }
-        Ok(Self::new(raw.nodes, raw.fetched_ms))
+        Ok(Self::new(raw.nodes, raw.fetched_ms).with_height(raw.height))
     }
 
     /// Reads the cache file at `path`; `Ok(None)` when there is none.
@@ -203,6 +226,25 @@ pub(crate) mod tests {
 
     fn dir_key() -> Ed25519PublicKey {
         Ed25519SecretKey::generate(&mut sotto_crypto::OsRng).public_key()
+    }
+
+    /// S-19: the signed height is kept (in memory and on disk), and a lower one is refused.
+    #[test]
+    fn an_older_list_is_refused() {
+        let key = dir_key();
+        let held = NodeCache::new(vec![listing(Ipv4Addr::new(127, 0, 0, 1), 0)], 5).with_height(9);
+        let back = NodeCache::from_file(&held.to_file(&key), &key).unwrap();
+        assert_eq!(back, held);
+        let older = NodeCache::new(held.nodes.clone(), 6).with_height(8);
+        assert!(held.is_newer_than(&older));
+        assert!(!held.is_newer_than(&held.clone().with_height(9)));
+        assert!(!held.is_newer_than(&older.with_height(10)));
+        // A file written before heights were kept reads as height 0 and accepts any list.
+        let old_file = br#"{"version":1,"directory":"DIR","fetched_ms":1,"nodes":[]}"#;
+        let old_file =
+            String::from_utf8_lossy(old_file).replace("DIR", &hex::encode(key.as_bytes()));
+        let old = NodeCache::from_file(old_file.as_bytes(), &key).unwrap();
+        assert_eq!(old.height, 0);
     }
 
     #[test]

@@ -234,7 +234,17 @@ impl OnionNetwork {
         let cache = match loaded {
             Some(cache) if !cache_needs_refresh(&cache, now_ms()) => cache,
             stale => match fetch(&directory).await {
-                Ok(cache) => cache,
+                Ok(fresh) => match stale {
+                    Some(held) if held.is_newer_than(&fresh) => {
+                        tracing::warn!(
+                            held = held.height,
+                            offered = fresh.height,
+                            "refused a node list older than the cached one"
+                        );
+                        held
+                    }
+                    _ => fresh,
+                },
                 Err(e) => match stale {
                     Some(cache) if !cache.nodes.is_empty() => {
                         tracing::warn!(error = %e, "directory unreachable: cached nodes used");
@@ -317,6 +327,16 @@ impl OnionNetwork {
         let mut state = lock(&self.inner.state);
         state.refreshed = Instant::now();
         let fresh = fresh?;
+        if state.cache.is_newer_than(&fresh) {
+            tracing::warn!(
+                held = state.cache.height,
+                offered = fresh.height,
+                "refused a node list older than the one held"
+            );
+            return Err(failure(
+                "the directory offered a node list older than the one held",
+            ));
+        }
         tracing::debug!(nodes = fresh.nodes.len(), "node cache refreshed");
         // The directory lists the nodes that prove their uptime: strikes start over.
         state.strikes.clear();
@@ -860,7 +880,7 @@ async fn fetch(directory: &DirectoryClient) -> Result<NodeCache, NetworkError> {
             directory.addr()
         )));
     }
-    Ok(NodeCache::new(nodes, now_ms()))
+    Ok(NodeCache::new(nodes, now_ms()).with_height(list.height))
 }
 
 /// Reply prefixes naming a node the previous hop could not reach.
