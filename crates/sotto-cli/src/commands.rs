@@ -916,6 +916,9 @@ pub fn send(ctx: &Ctx<'_>, args: &SendArgs) -> anyhow::Result<()> {
     if body.trim().is_empty() {
         bail!("the text is empty");
     }
+    // A text no swarm would store is refused here, before the network is even reached.
+    sotto_client::outgoing::check_text(&body)
+        .map_err(|e| anyhow!("{e}; this text is {} bytes", body.len()))?;
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let peer = client.with_engine(|e| resolve::contact(e, &args.contact))?;
@@ -966,8 +969,9 @@ fn report_send(
         .map(|c| match &c.result {
             Ok(tally) => {
                 let (stored, of) = tally.map_or((0, 0), |t| (t.stored, t.nodes));
+                let confirmed = tally.is_some_and(|t| t.is_stored());
                 output::SyncCopy {
-                    state: if stored > 0 { "stored" } else { "failed" },
+                    state: if confirmed { "stored" } else { "failed" },
                     stored: Some(stored),
                     of: Some(of),
                     error: None,
@@ -980,8 +984,39 @@ fn report_send(
                 error: Some(e.clone()),
             },
         });
+    // Why the recipient's copy is not stored: the network's error, or too few confirmations.
+    let reason = error.clone().unwrap_or_else(|| {
+        let tally = recipient.and_then(|c| c.result.as_ref().ok().copied().flatten());
+        match tally {
+            Some(t) => format!(
+                "only {} of the {} nodes of the swarm confirmed it (at least {} must)",
+                t.stored,
+                t.nodes,
+                sotto_client::outgoing::MIN_CONFIRMATIONS
+            ),
+            None => "no node of the swarm confirmed it".to_owned(),
+        }
+    });
+    // A send that did not succeed exits non-zero (after its report).
+    let failure = match outcome.state {
+        MessageState::Failed {
+            next_retry_ms: Some(_),
+            ..
+        } => Some(anyhow!(
+            "message {} was not delivered: {reason}; it stays queued: `sotto sync` tries again",
+            outcome.message
+        )),
+        MessageState::Failed {
+            next_retry_ms: None,
+            ..
+        } => Some(anyhow!(
+            "message {} was not delivered and will not be retried: {reason}",
+            outcome.message
+        )),
+        _ => None,
+    };
     if ctx.json() {
-        return output::json(&output::Sent {
+        output::json(&output::Sent {
             id: outcome.message.0,
             to: peer.to_string(),
             to_name: names.display(peer),
@@ -989,7 +1024,8 @@ fn report_send(
             error,
             sync_copy,
             route: route(calls),
-        });
+        })?;
+        return failure.map_or(Ok(()), Err);
     }
     let who = names.of(peer);
     let swarm = if who == "you" {
@@ -1004,12 +1040,16 @@ fn report_send(
                 outcome.message
             )
         }
-        MessageState::Failed { .. } => format!(
-            "{} → {who}: failed, will retry: {} (`sotto sync` retries now)\n",
+        MessageState::Failed {
+            next_retry_ms: Some(_),
+            ..
+        } => format!(
+            "{} → {who}: failed, will retry: {reason} (`sotto sync` retries now)\n",
             outcome.message,
-            error
-                .as_deref()
-                .unwrap_or("no node of the swarm confirmed it")
+        ),
+        MessageState::Failed { .. } => format!(
+            "{} → {who}: failed, not retried: {reason}\n",
+            outcome.message,
         ),
         other => format!(
             "{} → {who}: {}\n",
@@ -1022,7 +1062,8 @@ fn report_send(
             let _ = writeln!(text, "   {}", render::route_text(trace));
         }
     }
-    print(&text)
+    print(&text)?;
+    failure.map_or(Ok(()), Err)
 }
 
 pub fn react(ctx: &Ctx<'_>, args: &ReactArgs) -> anyhow::Result<()> {

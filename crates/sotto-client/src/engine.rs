@@ -18,7 +18,9 @@ use crate::model::{
     Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,
     QuoteRef, ReactionRecord, Settings,
 };
-use crate::outgoing::{Context, JobPurpose, Outgoing, RetryPolicy, Tally, prepare};
+use crate::outgoing::{
+    Context, JobPurpose, MAX_MESSAGE_LEN, Outgoing, RetryPolicy, Tally, prepare,
+};
 
 /// How long a job handed out for an attempt stays reserved before it is due again (in case
 /// the attempt never reports back, e.g. the process died): 30 s.
@@ -238,6 +240,18 @@ impl Engine {
             disappearing,
         };
         let prepared = prepare(account, to, outgoing, &ctx, sent_ms, rng)?;
+        // Refused before anything is written or sent: no node would store it.
+        if let Some(size) = prepared
+            .jobs
+            .iter()
+            .map(|j| j.data.len())
+            .find(|len| *len > MAX_MESSAGE_LEN)
+        {
+            return Err(ClientError::TooLarge {
+                size,
+                limit: MAX_MESSAGE_LEN,
+            });
+        }
         let due = sent_ms.saturating_add(LEASE_MS);
         let mut jobs = Vec::with_capacity(prepared.jobs.len());
         for store in prepared.jobs {
@@ -562,12 +576,33 @@ impl Engine {
         now_ms: u64,
     ) -> Result<Option<Event>, DbError> {
         let retry = self.retry;
+        self.record(job, |attempts, expiry_ms| {
+            retry.state_after(attempts, tally, now_ms, expiry_ms)
+        })
+    }
+
+    /// Records an attempt of `job` that the swarm refused in a way no retry can change (see
+    /// [`crate::NetworkError::is_refusal`]): the message fails for good (no automatic retry;
+    /// [`Engine::retry`] still tries it again when asked). Returns the state change, if any.
+    pub fn record_refusal(&mut self, job: JobId) -> Result<Option<Event>, DbError> {
+        self.record(job, |attempts, _| MessageState::Failed {
+            attempts,
+            next_retry_ms: None,
+        })
+    }
+
+    /// Records an attempt of `job` whose outcome is `state_after(attempts, expiry_ms)`.
+    fn record(
+        &mut self,
+        job: JobId,
+        state_after: impl FnOnce(u32, u64) -> MessageState,
+    ) -> Result<Option<Event>, DbError> {
         self.db.write(|tx| {
             let Some(job) = tx.job(job)? else {
                 return Ok(None);
             };
             let attempts = job.attempts.saturating_add(1);
-            let state = retry.state_after(attempts, tally, now_ms, job.store.expiry_ms);
+            let state = state_after(attempts, job.store.expiry_ms);
             match state {
                 MessageState::Failed {
                     next_retry_ms: Some(next),

@@ -948,3 +948,88 @@ fn poll_positions_are_per_node() {
         .unwrap();
     assert!(bob.poll_positions().unwrap().is_empty());
 }
+
+/// S-10: an entry node that answers "stored on 5 of 5" under keys it made up, and stores
+/// nothing, does not get the message marked stored: it fails and is retried.
+#[tokio::test]
+async fn forged_receipts_do_not_mark_a_message_stored() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    w.net.set_forging(true);
+    let sent = alice.send_text(&id(BOB), "into the void").await.unwrap();
+    assert!(
+        matches!(
+            sent.state,
+            MessageState::Failed {
+                attempts: 1,
+                next_retry_ms: Some(_)
+            }
+        ),
+        "{:?}",
+        sent.state
+    );
+    // Once the nodes are honest again, the retry stores it.
+    w.net.set_forging(false);
+    alice.retry(sent.message).await.unwrap();
+    assert_eq!(
+        state(&alice, sent.message),
+        MessageState::Stored { k: 5, n: 5 }
+    );
+}
+
+/// A refusal that no retry can change (a 4xx other than 421 and 429) fails the message for
+/// good; a 429 is retried.
+#[tokio::test]
+async fn a_refusal_fails_for_good_and_429_is_retried() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    w.net.set_refusing(Some(403));
+    let sent = alice.send_text(&id(BOB), "refused").await.unwrap();
+    assert_eq!(
+        sent.state,
+        MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: None
+        }
+    );
+    assert_eq!(alice.with_engine(|e| e.next_job_due().unwrap()), None);
+    w.net.set_refusing(Some(429));
+    let sent = alice.send_text(&id(BOB), "slow down").await.unwrap();
+    assert!(
+        matches!(
+            sent.state,
+            MessageState::Failed {
+                next_retry_ms: Some(_),
+                ..
+            }
+        ),
+        "{:?}",
+        sent.state
+    );
+}
+
+/// A text too large for the network is refused before anything is written or sent, with the
+/// limit in the error.
+#[tokio::test]
+async fn an_oversize_text_is_refused_before_sending() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    let body = "a".repeat(100_000);
+    let err = alice.send_text(&id(BOB), &body).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::TooLarge { limit: 76_800, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("76800 bytes"), "{err}");
+    assert_eq!(w.net.stores(), 0);
+    assert!(
+        alice
+            .with_engine(|e| e.messages(&id(BOB), 10).unwrap())
+            .is_empty()
+    );
+    assert_eq!(alice.with_engine(|e| e.next_job_due().unwrap()), None);
+    // The longest text that fits goes through.
+    let body = "a".repeat(crate::outgoing::MAX_TEXT_LEN);
+    let sent = alice.send_text(&id(BOB), &body).await.unwrap();
+    assert_eq!(sent.state, MessageState::Stored { k: 5, n: 5 });
+}
