@@ -34,7 +34,7 @@ pub const MAX_MESSAGE_LEN: usize = sotto_rpc::request::MAX_DATA_LEN;
 
 /// The longest text (UTF-8 bytes) that fits in [`MAX_MESSAGE_LEN`] once padded, encrypted and
 /// framed, with no quote and no display name; a quote or a display name leave less room.
-pub const MAX_TEXT_LEN: usize = 76_399;
+pub const MAX_TEXT_LEN: usize = 76_391;
 
 /// Refuses a text that cannot fit in one message ([`ClientError::TooLarge`]), before any
 /// account, database or network is needed: it is prepared as a text with no quote and no
@@ -49,12 +49,13 @@ pub fn check_text(body: &str) -> Result<(), crate::ClientError> {
         quote: None,
     };
     // To someone else, so that the sync copy (the larger one, with `syncTarget`) is made too.
+    // The largest timestamp the client stores (2⁶³ − 1 ms) has the longest encoding.
     let prepared = prepare(
         &sender,
         &recipient,
         &text,
         &Context::default(),
-        0,
+        i64::MAX.unsigned_abs(),
         &mut sotto_crypto::OsRng,
     )?;
     match prepared.jobs.iter().map(|j| j.data.len()).max() {
