@@ -52,12 +52,12 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the database at `path` for `account`.
     pub fn open(path: &Path, account: Account) -> Result<Self, DbError> {
-        Ok(Self::new(Database::open(path)?, account))
+        Ok(Self::new(Database::open(path, &account)?, account))
     }
 
     /// An engine over a database in memory, for tests and tools.
     pub fn open_in_memory(account: Account) -> Result<Self, DbError> {
-        Ok(Self::new(Database::open_in_memory()?, account))
+        Ok(Self::new(Database::open_in_memory(&account)?, account))
     }
 
     fn new(db: Database, account: Account) -> Self {
@@ -194,10 +194,11 @@ impl Engine {
     /// Declines a message request: the conversation and its messages are deleted; the sender
     /// is not told.
     pub fn decline_request(&mut self, peer: &SessionId) -> Result<(), ClientError> {
-        self.db.write(|tx| {
+        self.db.write(|tx| -> Result<(), ClientError> {
             pending_request(tx, peer)?;
             Ok(tx.delete_conversation(peer)?)
-        })
+        })?;
+        Ok(self.db.checkpoint()?)
     }
 
     // Sending.
@@ -406,6 +407,10 @@ impl Engine {
                 message: None,
                 jobs,
             })
+        })
+        .and_then(|sent| {
+            db.checkpoint()?;
+            Ok(sent)
         })
     }
 
@@ -704,9 +709,11 @@ impl Engine {
     }
 
     /// Deletes the disappearing messages whose time ran out and forgets seen hashes the
-    /// swarm no longer holds.
+    /// swarm no longer holds. When messages disappeared, the WAL is checkpointed and
+    /// truncated, so that nothing of them stays on disk (with `secure_delete`, their cells
+    /// were overwritten).
     pub fn expire(&mut self, now_ms: u64) -> Result<Vec<Event>, DbError> {
-        self.db.write(|tx| {
+        let events = self.db.write(|tx| -> Result<Vec<Event>, DbError> {
             let mut events = Vec::new();
             for message in tx.expired(now_ms)? {
                 tx.tombstone(message)?;
@@ -715,7 +722,11 @@ impl Engine {
             tx.prune_seen(now_ms)?;
             tx.prune_poll_positions(now_ms.saturating_sub(POLL_POSITION_LIFETIME_MS))?;
             Ok(events)
-        })
+        })?;
+        if !events.is_empty() {
+            self.db.checkpoint()?;
+        }
+        Ok(events)
     }
 }
 

@@ -26,6 +26,13 @@ pub enum DbError {
     /// A value too large to store (a time beyond the 63-bit range).
     #[error("{0} is out of the range the database stores")]
     OutOfRange(&'static str),
+    /// The file's message text is encrypted under another account's key (the database of
+    /// another account).
+    #[error(
+        "the client database belongs to another account: use that account's profile, or move \
+         the file away to start a new history"
+    )]
+    OtherAccount,
     /// Creating the file or setting its permissions failed.
     #[error("cannot prepare the database file: {0}")]
     File(#[source] std::io::Error),
