@@ -414,13 +414,13 @@ pub fn prepare(
 /// it; two are what a single misbehaving node cannot give.
 pub const MIN_CONFIRMATIONS: u32 = 2;
 
-/// How a swarm answered one `store`: `stored` of its `nodes` members returned a result for
-/// this message's hash with a valid signature.
+/// How a swarm answered one `store`: `stored` of the `nodes` the answer lists are members of
+/// the swarm that returned a result for this message's hash with a valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
     /// Members that confirmed (k).
     pub stored: u32,
-    /// Members of the swarm (n).
+    /// Nodes listed in the answer (n; the entry node's word, unlike k).
     pub nodes: u32,
 }
 
@@ -438,8 +438,8 @@ impl Tally {
 /// `swarm` is the account's swarm as the signed node list gives it
 /// ([`crate::Network::get_swarm`]), never a list the answering node supplied: the entry node
 /// assembles the answer, and could list results under keys it made up. Results under keys
-/// outside `swarm` count nowhere; each member counts at most once; `nodes` is the number of
-/// distinct members. Failures, other results and bad signatures count only in `nodes`.
+/// outside `swarm` count nowhere in `stored`; each member counts at most once. `nodes` is the
+/// number of nodes the answer lists (with failures, other results and bad signatures).
 #[must_use]
 pub fn tally(request: &Store, response: &SwarmResponse, swarm: &[SwarmNode]) -> Tally {
     let members: BTreeSet<&Ed25519PublicKey> = swarm.iter().map(|n| &n.pubkey_ed25519).collect();
@@ -452,7 +452,7 @@ pub fn tally(request: &Store, response: &SwarmResponse, swarm: &[SwarmNode]) -> 
         .count();
     Tally {
         stored: u32::try_from(stored).unwrap_or(u32::MAX),
-        nodes: u32::try_from(members.len()).unwrap_or(u32::MAX),
+        nodes: u32::try_from(response.swarm.len()).unwrap_or(u32::MAX),
     }
 }
 
@@ -835,7 +835,7 @@ mod tests {
             t,
             Tally {
                 stored: 2,
-                nodes: 7
+                nodes: 9
             }
         );
         assert!(t.is_stored());
@@ -867,7 +867,7 @@ mod tests {
             t,
             Tally {
                 stored: 1,
-                nodes: 7
+                nodes: 1
             }
         );
         assert!(!t.is_stored());
