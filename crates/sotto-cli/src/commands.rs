@@ -1153,3 +1153,86 @@ pub fn unsend(ctx: &Ctx<'_>, args: &UnsendArgs) -> anyhow::Result<()> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use sotto_client::SendOutcome;
+    use sotto_client::outgoing::Tally;
+
+    use super::*;
+    use crate::net::Call;
+
+    /// What `sotto send` reports (and returns) for a message in `state` whose store to the
+    /// peer ended with `result`.
+    fn report(
+        state: MessageState,
+        result: Result<Option<Tally>, String>,
+        json: bool,
+    ) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["sotto", "--data-dir", dir.path().to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        args.push("sync");
+        let cli = crate::Cli::parse_from(args);
+        let ctx = Ctx::new(&cli.global).unwrap();
+        let own = sotto_client::Account::from_ed25519_seed(&[1; 32]).session_id();
+        let peer = sotto_client::Account::from_ed25519_seed(&[2; 32]).session_id();
+        let calls = [Call {
+            method: "store",
+            account: AccountId::from(peer),
+            result,
+            traces: Vec::new(),
+        }];
+        let outcome = SendOutcome {
+            message: MessageId(12),
+            state,
+        };
+        report_send(&ctx, &Names::new(own, Vec::new()), &peer, outcome, &calls)
+    }
+
+    /// S-10: `sotto send` exits non-zero whenever the message was not stored (text or JSON
+    /// output), saying why and whether it is retried; a stored message is a success.
+    #[test]
+    fn a_send_that_did_not_succeed_is_an_error() {
+        let retrying = MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: Some(5),
+        };
+        let refused = MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: None,
+        };
+        for json in [false, true] {
+            let err = report(retrying, Err("the request timed out".into()), json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("#12 was not delivered")
+                    && err.contains("the request timed out")
+                    && err.contains("sotto sync"),
+                "{err}"
+            );
+            let few = Ok(Some(Tally {
+                stored: 1,
+                nodes: 7,
+            }));
+            let err = report(retrying, few, json).unwrap_err().to_string();
+            assert!(err.contains("only 1 of the 7 nodes"), "{err}");
+            let status = Err("the request failed with status 403".into());
+            let err = report(refused, status, json).unwrap_err().to_string();
+            assert!(
+                err.contains("will not be retried") && err.contains("status 403"),
+                "{err}"
+            );
+            let stored = MessageState::Stored { k: 7, n: 7 };
+            let all = Ok(Some(Tally {
+                stored: 7,
+                nodes: 7,
+            }));
+            report(stored, all, json).unwrap();
+        }
+    }
+}
