@@ -916,6 +916,9 @@ pub fn send(ctx: &Ctx<'_>, args: &SendArgs) -> anyhow::Result<()> {
     if body.trim().is_empty() {
         bail!("the text is empty");
     }
+    // A text no swarm would store is refused here, before the network is even reached.
+    sotto_client::outgoing::check_text(&body)
+        .map_err(|e| anyhow!("{e}; this text is {} bytes", body.len()))?;
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let peer = client.with_engine(|e| resolve::contact(e, &args.contact))?;
@@ -966,8 +969,9 @@ fn report_send(
         .map(|c| match &c.result {
             Ok(tally) => {
                 let (stored, of) = tally.map_or((0, 0), |t| (t.stored, t.nodes));
+                let confirmed = tally.is_some_and(|t| t.is_stored());
                 output::SyncCopy {
-                    state: if stored > 0 { "stored" } else { "failed" },
+                    state: if confirmed { "stored" } else { "failed" },
                     stored: Some(stored),
                     of: Some(of),
                     error: None,
@@ -980,8 +984,39 @@ fn report_send(
                 error: Some(e.clone()),
             },
         });
+    // Why the recipient's copy is not stored: the network's error, or too few confirmations.
+    let reason = error.clone().unwrap_or_else(|| {
+        let tally = recipient.and_then(|c| c.result.as_ref().ok().copied().flatten());
+        match tally {
+            Some(t) => format!(
+                "only {} of the {} nodes of the swarm confirmed it (at least {} must)",
+                t.stored,
+                t.nodes,
+                sotto_client::outgoing::MIN_CONFIRMATIONS
+            ),
+            None => "no node of the swarm confirmed it".to_owned(),
+        }
+    });
+    // A send that did not succeed exits non-zero (after its report).
+    let failure = match outcome.state {
+        MessageState::Failed {
+            next_retry_ms: Some(_),
+            ..
+        } => Some(anyhow!(
+            "message {} was not delivered: {reason}; it stays queued: `sotto sync` tries again",
+            outcome.message
+        )),
+        MessageState::Failed {
+            next_retry_ms: None,
+            ..
+        } => Some(anyhow!(
+            "message {} was not delivered and will not be retried: {reason}",
+            outcome.message
+        )),
+        _ => None,
+    };
     if ctx.json() {
-        return output::json(&output::Sent {
+        output::json(&output::Sent {
             id: outcome.message.0,
             to: peer.to_string(),
             to_name: names.display(peer),
@@ -989,7 +1024,8 @@ fn report_send(
             error,
             sync_copy,
             route: route(calls),
-        });
+        })?;
+        return failure.map_or(Ok(()), Err);
     }
     let who = names.of(peer);
     let swarm = if who == "you" {
@@ -1004,12 +1040,16 @@ fn report_send(
                 outcome.message
             )
         }
-        MessageState::Failed { .. } => format!(
-            "{} → {who}: failed, will retry: {} (`sotto sync` retries now)\n",
+        MessageState::Failed {
+            next_retry_ms: Some(_),
+            ..
+        } => format!(
+            "{} → {who}: failed, will retry: {reason} (`sotto sync` retries now)\n",
             outcome.message,
-            error
-                .as_deref()
-                .unwrap_or("no node of the swarm confirmed it")
+        ),
+        MessageState::Failed { .. } => format!(
+            "{} → {who}: failed, not retried: {reason}\n",
+            outcome.message,
         ),
         other => format!(
             "{} → {who}: {}\n",
@@ -1022,7 +1062,8 @@ fn report_send(
             let _ = writeln!(text, "   {}", render::route_text(trace));
         }
     }
-    print(&text)
+    print(&text)?;
+    failure.map_or(Ok(()), Err)
 }
 
 pub fn react(ctx: &Ctx<'_>, args: &ReactArgs) -> anyhow::Result<()> {
@@ -1111,4 +1152,87 @@ pub fn unsend(ctx: &Ctx<'_>, args: &UnsendArgs) -> anyhow::Result<()> {
             delivery_note(&calls, &peer)
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use sotto_client::SendOutcome;
+    use sotto_client::outgoing::Tally;
+
+    use super::*;
+    use crate::net::Call;
+
+    /// What `sotto send` reports (and returns) for a message in `state` whose store to the
+    /// peer ended with `result`.
+    fn report(
+        state: MessageState,
+        result: Result<Option<Tally>, String>,
+        json: bool,
+    ) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["sotto", "--data-dir", dir.path().to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        args.push("sync");
+        let cli = crate::Cli::parse_from(args);
+        let ctx = Ctx::new(&cli.global).unwrap();
+        let own = sotto_client::Account::from_ed25519_seed(&[1; 32]).session_id();
+        let peer = sotto_client::Account::from_ed25519_seed(&[2; 32]).session_id();
+        let calls = [Call {
+            method: "store",
+            account: AccountId::from(peer),
+            result,
+            traces: Vec::new(),
+        }];
+        let outcome = SendOutcome {
+            message: MessageId(12),
+            state,
+        };
+        report_send(&ctx, &Names::new(own, Vec::new()), &peer, outcome, &calls)
+    }
+
+    /// S-10: `sotto send` exits non-zero whenever the message was not stored (text or JSON
+    /// output), saying why and whether it is retried; a stored message is a success.
+    #[test]
+    fn a_send_that_did_not_succeed_is_an_error() {
+        let retrying = MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: Some(5),
+        };
+        let refused = MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: None,
+        };
+        for json in [false, true] {
+            let err = report(retrying, Err("the request timed out".into()), json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("#12 was not delivered")
+                    && err.contains("the request timed out")
+                    && err.contains("sotto sync"),
+                "{err}"
+            );
+            let few = Ok(Some(Tally {
+                stored: 1,
+                nodes: 7,
+            }));
+            let err = report(retrying, few, json).unwrap_err().to_string();
+            assert!(err.contains("only 1 of the 7 nodes"), "{err}");
+            let status = Err("the request failed with status 403".into());
+            let err = report(refused, status, json).unwrap_err().to_string();
+            assert!(
+                err.contains("will not be retried") && err.contains("status 403"),
+                "{err}"
+            );
+            let stored = MessageState::Stored { k: 7, n: 7 };
+            let all = Ok(Some(Tally {
+                stored: 7,
+                nodes: 7,
+            }));
+            report(stored, all, json).unwrap();
+        }
+    }
 }

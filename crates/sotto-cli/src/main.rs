@@ -256,16 +256,17 @@ enum AccountCommand {
     #[command(verbatim_doc_comment)]
     New(NewArgs),
 
-    /// Restore an account from its recovery phrase (argument or standard input)
+    /// Restore an account from its recovery phrase (asked for, or read from standard input)
     ///
-    /// The phrase is 13 words (12 without the checksum word is accepted too). Reading it from
-    /// standard input keeps it out of your shell history; on a terminal it is asked for
-    /// without echo.
+    /// The phrase is 13 words (12 without the checksum word is accepted too). On a terminal
+    /// it is asked for without echo; otherwise it is read from standard input. A phrase given
+    /// as an argument is visible to other users in `ps` and stays in your shell history, so
+    /// avoid that (it works, with a warning).
     ///
     /// Examples:
     ///   sotto account restore
     ///   sotto account restore < phrase.txt
-    ///   sotto account restore --passphrase "word1 word2 … word13"
+    ///   sotto account restore --passphrase
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
 
@@ -335,7 +336,8 @@ struct NewArgs {
 
 #[derive(Args)]
 struct RestoreArgs {
-    /// The recovery phrase; leave out (or give `-`) to read it from standard input.
+    /// The recovery phrase. Better left out (or given as `-`): then it is asked for or read
+    /// from standard input. As an argument it is visible in `ps` and in your shell history.
     #[arg(value_name = "PHRASE")]
     phrase: Option<String>,
 
@@ -591,6 +593,14 @@ fn account_restore(global: &Global, args: &RestoreArgs) -> anyhow::Result<()> {
     let store = Store::new(data_dir(global)?);
     if !args.force {
         store.ensure_absent()?;
+    }
+    if args.phrase.as_deref().is_some_and(|p| p != "-") {
+        eprintln!(
+            "warning: a recovery phrase given on the command line is visible to other users \
+             in `ps` and stays in your shell history; run `sotto account restore` and type it \
+             (it is not shown), or pipe it in (`sotto account restore < phrase.txt`), and clear \
+             it from your history"
+        );
     }
     let phrase = prompt::recovery_phrase(args.phrase.as_deref())?;
     let account = Account::from_phrase(&phrase).map_err(|e| {

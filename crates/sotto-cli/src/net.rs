@@ -88,7 +88,11 @@ impl Network for CliNet {
         let account = request.account;
         let answer = self.inner.store(node, request.clone()).await;
         let result = match &answer {
-            Ok(response) => Ok(Some(tally(&request, response))),
+            // Counted against the swarm of the signed node list, as the client counts.
+            Ok(response) => {
+                let swarm = self.inner.get_swarm(account).await.unwrap_or_default();
+                Ok(Some(tally(&request, response, &swarm)))
+            }
             Err(e) => Err(e.to_string()),
         };
         self.record("store", account, result);

@@ -115,6 +115,59 @@ fn new_then_restore_from_printed_phrase_gives_same_id() {
     assert_eq!(ok(&run(sotto(&third).arg("id"), None)).trim(), id);
 }
 
+/// S-20: a phrase on the command line works, with a warning on stderr that it is visible in
+/// `ps` and shell history; from standard input there is no warning; the help's examples never
+/// put a phrase on the command line.
+#[test]
+fn a_phrase_on_the_command_line_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let created = new_account(&tmp.path().join("a"), &[]);
+    let phrase = created["recovery_phrase"].as_str().unwrap();
+
+    let out = run(
+        sotto(&tmp.path().join("b")).args(["account", "restore", phrase]),
+        None,
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("`ps`") && err.contains("shell history"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(phrase),
+        "the warning repeats the phrase: {err}"
+    );
+
+    let out = run(
+        sotto(&tmp.path().join("c")).args(["account", "restore"]),
+        Some(&format!("{phrase}\n")),
+    );
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    let help = run(
+        Command::new(env!("CARGO_BIN_EXE_sotto")).args(["account", "restore", "--help"]),
+        None,
+    );
+    let help = ok(&help);
+    let examples = help.split("Examples:").nth(1).unwrap();
+    let examples: Vec<&str> = examples
+        .lines()
+        .filter(|l| l.trim_start().starts_with("sotto account restore"))
+        .collect();
+    assert!(!examples.is_empty(), "{help}");
+    for line in examples {
+        let after = line.split("sotto account restore").nth(1).unwrap();
+        assert!(
+            after
+                .split_whitespace()
+                .all(|w| w.starts_with('-') || w.starts_with('<') || w.ends_with(".txt")),
+            "an example puts a phrase on the command line: {line}"
+        );
+    }
+}
+
 #[test]
 fn qr_png_from_account_new_decodes_to_same_id() {
     let tmp = tempfile::tempdir().unwrap();

@@ -347,6 +347,29 @@ fn network_commands_without_a_network_file_say_what_to_do() {
     );
 }
 
+/// S-10: a text too large for the network is refused before anything is sent (here, before
+/// the network file is even read), naming the limit and what to do; the exit code is 1.
+#[test]
+fn an_oversize_text_is_refused_before_anything_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    new_account(root, "alice");
+    let missing = root.join("nowhere").join("network.json");
+    let text = "a".repeat(100_000);
+    let err = failed(&run(
+        sotto(root, "alice").arg("--network").arg(&missing),
+        &["send", &id("ab"), &text],
+    ));
+    assert!(
+        err.contains("too large")
+            && err.contains("76800 bytes")
+            && err.contains("as a file")
+            && err.contains("100000 bytes")
+            && !err.contains("no network file"),
+        "{err}"
+    );
+}
+
 #[test]
 fn messaging_needs_an_account_first() {
     let tmp = tempfile::tempdir().unwrap();

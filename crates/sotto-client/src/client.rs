@@ -213,7 +213,15 @@ impl<N: Network> Shared<N> {
             })
             .await;
         let counted = match answer {
-            Ok(response) => Some(tally(&request, &response)),
+            // Only members of the swarm in the signed node list count (S-10).
+            Ok(response) => {
+                let swarm = self.network.get_swarm(job.store.account).await;
+                Some(tally(&request, &response, &swarm.unwrap_or_default()))
+            }
+            Err(e) if e.is_refusal() => {
+                tracing::info!(error = %e, "store refused; not retrying");
+                return Ok(self.engine().record_refusal(job.id)?);
+            }
             Err(e) => {
                 tracing::info!(account = %job.store.account.short(), error = %e, "store failed");
                 None

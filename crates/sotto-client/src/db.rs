@@ -3,6 +3,14 @@
 //! outbox and settings. Migrations run forward from `PRAGMA user_version`, each in its own
 //! transaction.
 //!
+//! Message text is encrypted at rest: each body and quoted text is sealed with
+//! XChaCha20-Poly1305 (random nonce) under a key derived from the account's seed
+//! ([`DbKey`]), with the message's identity and the column as associated data, so a row's
+//! text cannot be moved to another row. Whoever can read the file without the account (and,
+//! when one is set, its passphrase) sees metadata but no text. `secure_delete` is on, and
+//! deleting messages (expiry, unsend, declined requests) ends with a `TRUNCATE` checkpoint,
+//! so their ciphertext stays neither in free pages nor in the WAL.
+//!
 //! Every change the client makes is one transaction that commits before the change is shown:
 //! a message is written with its outbox jobs before `send` returns, and a retrieved batch is
 //! applied together with its poll position before its events are returned. A crash loses
@@ -12,8 +20,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use sotto_crypto::Ed25519PublicKey;
-use sotto_identity::SessionId;
+use sotto_crypto::{
+    Ed25519PublicKey, OsRng, SymmetricKey, XCHACHA_NONCE_LEN, blake2b_32, ct_eq,
+    xchacha20poly1305_decrypt, xchacha20poly1305_encrypt,
+};
+use sotto_identity::{Account, SessionId};
 use sotto_rpc::{AccountId, MessageHash, Namespace};
 
 use crate::error::DbError;
@@ -23,8 +34,42 @@ use crate::model::{
 };
 use crate::outgoing::{JobPurpose, StoreJob};
 
+/// A migration's step in Rust, after its SQL and in the same transaction.
+type Step = fn(&Connection, &DbKey) -> Result<(), DbError>;
+
+/// One schema version: its SQL, then (for versions that rewrite data) a step in Rust, run in
+/// the same transaction.
+#[derive(Clone, Copy)]
+struct Migration {
+    sql: &'static str,
+    then: Option<Step>,
+}
+
+impl Migration {
+    const fn sql(sql: &'static str) -> Self {
+        Self { sql, then: None }
+    }
+}
+
 /// The migrations; version N is the first N of them applied.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[Migration] = &[
+    Migration::sql(V1),
+    Migration::sql(V2),
+    Migration {
+        sql: V3,
+        then: Some(encrypt_existing_text),
+    },
+];
+
+/// Version 3: message text encrypted at rest. The table records which key the file is
+/// encrypted under (a tag derived from it), so that another account's key is refused rather
+/// than misread; the Rust step encrypts the bodies and quotes written before.
+const V3: &str = "
+CREATE TABLE text_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    tag BLOB NOT NULL
+);
+";
 
 /// Version 2: a poll position per swarm node. Each node orders an account's messages by its
 /// own arrival order, so a position taken on one node can skip messages on another.
@@ -149,31 +194,153 @@ pub struct Job {
     pub store: StoreJob,
 }
 
+/// The key that encrypts message text at rest: BLAKE2b-256 keyed with the account's Ed25519
+/// seed, over a Sotto-specific context. The seed is what the passphrase (when set) encrypts
+/// on disk, so the passphrase protects this key too. Never printed.
+#[derive(Debug)]
+pub(crate) struct DbKey(SymmetricKey);
+
+/// The derivation context of [`DbKey`].
+const KEY_CONTEXT: &[u8] = b"Sotto client database: message text key, v1";
+/// What the key tag (table `text_key`) is computed over.
+const TAG_CONTEXT: &[u8] = b"Sotto client database: key tag, v1";
+/// The first byte of every sealed text: the format (version 1: nonce ‖ ciphertext ‖ tag).
+const SEALED_V1: u8 = 1;
+
+impl DbKey {
+    /// The key of `account`.
+    pub(crate) fn of(account: &Account) -> Self {
+        let seed = account.ed25519_seed();
+        Self(SymmetricKey::new(blake2b_32(seed.expose(), &[KEY_CONTEXT])))
+    }
+
+    /// A tag that names the key without revealing it.
+    fn tag(&self) -> [u8; 32] {
+        blake2b_32(self.0.expose(), &[TAG_CONTEXT])
+    }
+
+    /// What a text of `column` of the message (`author`, `sent_ms`) is bound to.
+    fn associated_data(column: &str, author: &str, sent_ms: i64) -> Vec<u8> {
+        format!("sotto-client-db/v1/messages/{column}/{author}/{sent_ms}").into_bytes()
+    }
+
+    /// Seals `text` for `column` of the message (`author`, `sent_ms`).
+    fn seal(
+        &self,
+        column: &str,
+        author: &str,
+        sent_ms: i64,
+        text: &str,
+    ) -> Result<Vec<u8>, DbError> {
+        use sotto_crypto::CryptoRngCore as _;
+        let mut nonce = [0u8; XCHACHA_NONCE_LEN];
+        OsRng.as_rngcore().fill_bytes(&mut nonce);
+        let aad = Self::associated_data(column, author, sent_ms);
+        let sealed = xchacha20poly1305_encrypt(&self.0, &nonce, &aad, text.as_bytes())
+            .map_err(|_| DbError::Corrupt("text to encrypt"))?;
+        let mut out = Vec::with_capacity(1 + XCHACHA_NONCE_LEN + sealed.len());
+        out.push(SEALED_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens what [`DbKey::seal`] sealed for the same column and message.
+    fn open(
+        &self,
+        column: &'static str,
+        author: &str,
+        sent_ms: i64,
+        sealed: &[u8],
+    ) -> Result<String, DbError> {
+        let bad = DbError::Corrupt(column);
+        let (version, rest) = sealed.split_first().ok_or(DbError::Corrupt(column))?;
+        if *version != SEALED_V1 || rest.len() < XCHACHA_NONCE_LEN {
+            return Err(bad);
+        }
+        let (nonce, ciphertext) = rest.split_at(XCHACHA_NONCE_LEN);
+        let nonce: &[u8; XCHACHA_NONCE_LEN] =
+            nonce.try_into().map_err(|_| DbError::Corrupt(column))?;
+        let aad = Self::associated_data(column, author, sent_ms);
+        let plain = xchacha20poly1305_decrypt(&self.0, nonce, &aad, ciphertext)
+            .map_err(|_| DbError::Corrupt(column))?;
+        String::from_utf8(plain).map_err(|_| bad)
+    }
+}
+
 /// The local database.
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
+    key: DbKey,
 }
 
 impl Database {
-    /// Opens (or creates, with mode 0600) the database at `path` and migrates it.
-    pub fn open(path: &Path) -> Result<Self, DbError> {
+    /// Opens (or creates, with mode 0600) the database of `account` at `path` and migrates it.
+    pub fn open(path: &Path, account: &Account) -> Result<Self, DbError> {
         create_private(path)?;
-        Self::init(Connection::open(path)?, MIGRATIONS)
+        Self::init(Connection::open(path)?, MIGRATIONS, DbKey::of(account))
     }
 
     /// A database in memory, for tests and tools.
-    pub fn open_in_memory() -> Result<Self, DbError> {
-        Self::init(Connection::open_in_memory()?, MIGRATIONS)
+    pub fn open_in_memory(account: &Account) -> Result<Self, DbError> {
+        Self::init(
+            Connection::open_in_memory()?,
+            MIGRATIONS,
+            DbKey::of(account),
+        )
     }
 
-    fn init(mut conn: Connection, migrations: &[&str]) -> Result<Self, DbError> {
+    fn init(mut conn: Connection, migrations: &[Migration], key: DbKey) -> Result<Self, DbError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted content is overwritten with zeros rather than left in free space.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn, migrations)?;
-        Ok(Self { conn })
+        let encrypted_now = migrate(&mut conn, migrations, &key)?;
+        let db = Self { conn, key };
+        db.check_key()?;
+        if encrypted_now {
+            // The plaintext the migration replaced may sit in free pages written before
+            // `secure_delete` was on, and in the WAL: rebuild the file, empty the WAL.
+            db.conn.execute_batch("VACUUM")?;
+            db.checkpoint()?;
+        }
+        Ok(db)
+    }
+
+    /// Refuses a file whose text is encrypted under another account's key.
+    fn check_key(&self) -> Result<(), DbError> {
+        let has_table: bool = self.conn.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'text_key'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_table {
+            return Ok(());
+        }
+        let tag: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT tag FROM text_key WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        match tag {
+            Some(tag) if ct_eq(&tag, &self.key.tag()) => Ok(()),
+            Some(_) => Err(DbError::OtherAccount),
+            None => Err(DbError::Corrupt("text key tag")),
+        }
+    }
+
+    /// Moves everything in the WAL into the database file and truncates the WAL to zero
+    /// bytes, so that old page images (e.g. of deleted messages) do not stay in it.
+    pub(crate) fn checkpoint(&self) -> Result<(), DbError> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            tracing::debug!("WAL checkpoint could not complete: the database is busy");
+        }
+        Ok(())
     }
 
     /// Runs `f` in one immediate transaction: everything it wrote commits together, or
@@ -186,14 +353,14 @@ impl Database {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(DbError::from)?;
-        let out = f(&Tx(&tx))?;
+        let out = f(&Tx(&tx, &self.key))?;
         tx.commit().map_err(DbError::from)?;
         Ok(out)
     }
 
     /// Reads outside a transaction.
     pub(crate) fn read(&self) -> Tx<'_> {
-        Tx(&self.conn)
+        Tx(&self.conn, &self.key)
     }
 }
 
@@ -215,18 +382,63 @@ fn create_private(path: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), DbError> {
+/// Runs the migrations not applied yet; whether one of them rewrote data (a Rust step ran).
+fn migrate(conn: &mut Connection, migrations: &[Migration], key: &DbKey) -> Result<bool, DbError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = i64::try_from(migrations.len()).map_err(|_| DbError::OutOfRange("version"))?;
     if found > supported {
         return Err(DbError::SchemaTooNew { found, supported });
     }
     let done = usize::try_from(found).map_err(|_| DbError::Corrupt("negative user_version"))?;
-    for (index, sql) in migrations.iter().enumerate().skip(done) {
+    let mut rewrote = false;
+    for (index, migration) in migrations.iter().enumerate().skip(done) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
+        tx.execute_batch(migration.sql)?;
+        if let Some(step) = migration.then {
+            step(&tx, key)?;
+            rewrote = true;
+        }
         tx.pragma_update(None, "user_version", index.saturating_add(1))?;
         tx.commit()?;
+    }
+    Ok(rewrote)
+}
+
+/// Version 3's step: records the key's tag and encrypts every body and quoted text still in
+/// plaintext.
+fn encrypt_existing_text(conn: &Connection, key: &DbKey) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO text_key (id, tag) VALUES (1, ?1)",
+        [key.tag().to_vec()],
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT id, author, sent_ms, \
+         CASE WHEN typeof(body) = 'text' THEN body END, \
+         CASE WHEN typeof(quote_text) = 'text' THEN quote_text END \
+         FROM messages WHERE typeof(body) = 'text' OR typeof(quote_text) = 'text'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+    for (id, author, sent_ms, body, quote) in rows {
+        let body = body
+            .map(|b| key.seal("body", &author, sent_ms, &b))
+            .transpose()?;
+        let quote = quote
+            .map(|q| key.seal("quote_text", &author, sent_ms, &q))
+            .transpose()?;
+        conn.execute(
+            "UPDATE messages SET body = COALESCE(?2, body), \
+             quote_text = COALESCE(?3, quote_text) WHERE id = ?1",
+            params![id, body, quote],
+        )?;
     }
     Ok(())
 }
@@ -375,10 +587,10 @@ struct MessageRow {
     outgoing: bool,
     sent_ms: i64,
     received_ms: i64,
-    body: Option<String>,
+    body: Option<Vec<u8>>,
     quote_author: Option<String>,
     quote_sent_ms: Option<i64>,
-    quote_text: Option<String>,
+    quote_text: Option<Vec<u8>>,
     state: [i64; 4],
     next_retry_ms: Option<i64>,
     disappearing: [i64; 2],
@@ -407,16 +619,23 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
 }
 
 impl MessageRow {
-    fn record(self) -> Result<MessageRecord, DbError> {
+    fn record(self, key: &DbKey) -> Result<MessageRecord, DbError> {
         let [state, k, n, attempts] = self.state;
         let [mode, secs] = self.disappearing;
+        let open = |column, sealed: Option<Vec<u8>>| {
+            sealed
+                .map(|s| key.open(column, &self.author, self.sent_ms, &s))
+                .transpose()
+        };
+        let body = open("body", self.body)?;
+        let quote_text = open("quote_text", self.quote_text)?;
         let quote = match (self.quote_author, self.quote_sent_ms) {
             (Some(author), Some(sent)) => Some(QuoteRef {
                 key: MessageKey {
                     author: session_id(&author, "quote author")?,
                     sent_ms: uint(sent, "quote time")?,
                 },
-                text: self.quote_text,
+                text: quote_text,
             }),
             _ => None,
         };
@@ -429,7 +648,7 @@ impl MessageRow {
             },
             outgoing: self.outgoing,
             received_ms: uint(self.received_ms, "received time")?,
-            body: self.body,
+            body,
             quote,
             state: state_from(state, k, n, attempts, self.next_retry_ms)?,
             disappearing: disappearing(mode, secs)?,
@@ -439,8 +658,9 @@ impl MessageRow {
     }
 }
 
-/// Queries and updates, inside a transaction ([`Database::write`]) or not ([`Database::read`]).
-pub(crate) struct Tx<'a>(&'a Connection);
+/// Queries and updates, inside a transaction ([`Database::write`]) or not ([`Database::read`]),
+/// with the key of the message text.
+pub(crate) struct Tx<'a>(&'a Connection, &'a DbKey);
 
 impl Tx<'_> {
     /// Runs `f` inside a savepoint: if it fails, what it wrote is undone and the enclosing
@@ -699,6 +919,17 @@ impl Tx<'_> {
     pub fn insert_message(&self, m: &NewMessage<'_>) -> Result<Option<MessageId>, DbError> {
         let (state, k, n, attempts, next) = state_columns(m.state);
         let (mode, secs) = m.disappearing.to_columns();
+        let author = m.key.author.to_string();
+        let sent = int(m.key.sent_ms, "sent time")?;
+        let body = m
+            .body
+            .map(|b| self.1.seal("body", &author, sent, b))
+            .transpose()?;
+        let quote_text = m
+            .quote
+            .and_then(|q| q.text.as_deref())
+            .map(|t| self.1.seal("quote_text", &author, sent, t))
+            .transpose()?;
         let inserted = self.0.execute(
             "INSERT INTO messages (conversation, author, outgoing, sent_ms, received_ms, body, \
              quote_author, quote_sent_ms, quote_text, state, stored_k, stored_n, attempts, \
@@ -707,16 +938,16 @@ impl Tx<'_> {
              ON CONFLICT (conversation, author, sent_ms) DO NOTHING",
             params![
                 m.conversation,
-                m.key.author.to_string(),
+                author,
                 m.outgoing,
-                int(m.key.sent_ms, "sent time")?,
+                sent,
                 int(m.received_ms, "received time")?,
-                m.body,
+                body,
                 m.quote.map(|q| q.key.author.to_string()),
                 m.quote
                     .map(|q| int(q.key.sent_ms, "quote time"))
                     .transpose()?,
-                m.quote.and_then(|q| q.text.as_deref()),
+                quote_text,
                 state,
                 k,
                 n,
@@ -741,7 +972,7 @@ impl Tx<'_> {
                 message_row,
             )
             .optional()?
-            .map(MessageRow::record)
+            .map(|row| row.record(self.1))
             .transpose()
     }
 
@@ -753,7 +984,7 @@ impl Tx<'_> {
              ORDER BY m.sent_ms DESC, m.id DESC LIMIT ?2) ORDER BY sent_ms, id"
         ))?;
         let rows = stmt.query_map(params![peer.to_string(), limit], message_row)?;
-        rows.map(|r| r?.record()).collect()
+        rows.map(|r| r?.record(self.1)).collect()
     }
 
     /// The message `key` names, in `conversation` or (when `None`) in any conversation.
@@ -1107,13 +1338,25 @@ pub(crate) enum ContactFlag {
 mod tests {
     use super::*;
 
+    fn m(sql: &'static str) -> Migration {
+        Migration::sql(sql)
+    }
+
+    fn alice() -> Account {
+        Account::from_ed25519_seed(&[1; 32])
+    }
+
+    fn key() -> DbKey {
+        DbKey::of(&alice())
+    }
+
     #[test]
     fn migrations_run_once_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.db");
         let v2 = "CREATE TABLE extra (x INTEGER);";
         {
-            let db = Database::init(Connection::open(&path).unwrap(), &[V1]).unwrap();
+            let db = Database::init(Connection::open(&path).unwrap(), &[m(V1)], key()).unwrap();
             let version: i64 = db
                 .conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -1121,13 +1364,13 @@ mod tests {
             assert_eq!(version, 1);
         }
         // Reopening at version 1 runs nothing again (V1 would fail: its tables exist).
-        Database::init(Connection::open(&path).unwrap(), &[V1]).unwrap();
+        Database::init(Connection::open(&path).unwrap(), &[m(V1)], key()).unwrap();
         // A newer build migrates forward.
-        let db = Database::init(Connection::open(&path).unwrap(), &[V1, v2]).unwrap();
+        let db = Database::init(Connection::open(&path).unwrap(), &[m(V1), m(v2)], key()).unwrap();
         db.conn.execute("INSERT INTO extra VALUES (1)", []).unwrap();
         drop(db);
         // An older build refuses the newer file.
-        let err = Database::init(Connection::open(&path).unwrap(), &[V1]).unwrap_err();
+        let err = Database::init(Connection::open(&path).unwrap(), &[m(V1)], key()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1144,9 +1387,11 @@ mod tests {
     fn a_failed_migration_leaves_the_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.db");
-        Database::init(Connection::open(&path).unwrap(), &[V1]).unwrap();
+        Database::init(Connection::open(&path).unwrap(), &[m(V1)], key()).unwrap();
         let broken = "CREATE TABLE ok (x INTEGER); THIS IS NOT SQL;";
-        assert!(Database::init(Connection::open(&path).unwrap(), &[V1, broken]).is_err());
+        assert!(
+            Database::init(Connection::open(&path).unwrap(), &[m(V1), m(broken)], key()).is_err()
+        );
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -1162,6 +1407,81 @@ mod tests {
         assert_eq!(ok, 0);
     }
 
+    /// Whether `needle` occurs in the database file or its WAL under `dir`.
+    fn on_disk(dir: &Path, name: &str, needle: &[u8]) -> bool {
+        [name.to_owned(), format!("{name}-wal")].iter().any(|f| {
+            std::fs::read(dir.join(f))
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        })
+    }
+
+    /// S-12: a database written before version 3 has its bodies and quotes encrypted by the
+    /// migration, and no plaintext stays in the file or the WAL.
+    #[test]
+    fn the_migration_encrypts_existing_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.db");
+        let body = "plaintext-written-before-v3-4b1d";
+        let deleted = "deleted-before-v3-9e2c";
+        let peer = SessionId::from_x25519(sotto_crypto::X25519PublicKey([9; 32])).to_string();
+        {
+            let db =
+                Database::init(Connection::open(&path).unwrap(), &MIGRATIONS[..2], key()).unwrap();
+            db.conn
+                .execute(
+                    "INSERT INTO contacts (session_id, created_ms) VALUES (?1, 0)",
+                    [&peer],
+                )
+                .unwrap();
+            db.conn
+                .execute(
+                    "INSERT INTO conversations (peer, created_ms, last_activity_ms) \
+                     VALUES (?1, 0, 0)",
+                    [&peer],
+                )
+                .unwrap();
+            db.conn
+                .execute(
+                    "INSERT INTO messages (conversation, author, outgoing, sent_ms, \
+                     received_ms, body, quote_author, quote_sent_ms, quote_text, state) \
+                     VALUES (1, ?1, 0, 5, 6, ?2, ?1, 4, ?2, 4), \
+                     (1, ?1, 0, 7, 8, ?3, NULL, NULL, NULL, 4)",
+                    params![peer, body, deleted],
+                )
+                .unwrap();
+            db.conn
+                .execute("UPDATE messages SET body = NULL WHERE sent_ms = 7", [])
+                .unwrap();
+        }
+        assert!(on_disk(dir.path(), "client.db", body.as_bytes()));
+
+        let db = Database::open(&path, &alice()).unwrap();
+        let record = db.read().message(MessageId(1)).unwrap().unwrap();
+        assert_eq!(record.body.as_deref(), Some(body));
+        assert_eq!(record.quote.unwrap().text.as_deref(), Some(body));
+        assert!(!on_disk(dir.path(), "client.db", body.as_bytes()));
+        assert!(!on_disk(dir.path(), "client.db", deleted.as_bytes()));
+        drop(db);
+        // Another account's key is refused, not misread.
+        let bob = Account::from_ed25519_seed(&[2; 32]);
+        assert!(matches!(
+            Database::open(&path, &bob),
+            Err(DbError::OtherAccount)
+        ));
+    }
+
+    /// A sealed text does not open under another row's identity or column.
+    #[test]
+    fn sealed_text_is_bound_to_its_row_and_column() {
+        let key = key();
+        let sealed = key.seal("body", "05ab", 7, "hello").unwrap();
+        assert_eq!(key.open("body", "05ab", 7, &sealed).unwrap(), "hello");
+        assert!(key.open("body", "05ab", 8, &sealed).is_err());
+        assert!(key.open("quote_text", "05ab", 7, &sealed).is_err());
+        assert!(key.open("body", "05ab", 7, &sealed[..10]).is_err());
+        assert!(key.open("body", "05ab", 7, &[]).is_err());
+    }
+
     #[cfg(unix)]
     #[test]
     fn files_are_private() {
@@ -1170,7 +1490,7 @@ mod tests {
         let path = dir.path().join("client.db");
         std::fs::write(&path, b"").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mut db = Database::open(&path).unwrap();
+        let mut db = Database::open(&path, &alice()).unwrap();
         db.write(|tx| {
             tx.ensure_contact(
                 &SessionId::from_x25519(sotto_crypto::X25519PublicKey([9; 32])),
@@ -1185,7 +1505,7 @@ mod tests {
 
     #[test]
     fn corrupt_rows_are_errors() {
-        let mut db = Database::open_in_memory().unwrap();
+        let mut db = Database::open_in_memory(&alice()).unwrap();
         db.conn
             .execute(
                 "INSERT INTO contacts (session_id, created_ms) VALUES ('not an id', 0)",

@@ -18,7 +18,9 @@ use crate::model::{
     Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,
     QuoteRef, ReactionRecord, Settings,
 };
-use crate::outgoing::{Context, JobPurpose, Outgoing, RetryPolicy, Tally, prepare};
+use crate::outgoing::{
+    Context, JobPurpose, MAX_MESSAGE_LEN, Outgoing, RetryPolicy, Tally, prepare,
+};
 
 /// How long a job handed out for an attempt stays reserved before it is due again (in case
 /// the attempt never reports back, e.g. the process died): 30 s.
@@ -50,12 +52,12 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the database at `path` for `account`.
     pub fn open(path: &Path, account: Account) -> Result<Self, DbError> {
-        Ok(Self::new(Database::open(path)?, account))
+        Ok(Self::new(Database::open(path, &account)?, account))
     }
 
     /// An engine over a database in memory, for tests and tools.
     pub fn open_in_memory(account: Account) -> Result<Self, DbError> {
-        Ok(Self::new(Database::open_in_memory()?, account))
+        Ok(Self::new(Database::open_in_memory(&account)?, account))
     }
 
     fn new(db: Database, account: Account) -> Self {
@@ -192,10 +194,11 @@ impl Engine {
     /// Declines a message request: the conversation and its messages are deleted; the sender
     /// is not told.
     pub fn decline_request(&mut self, peer: &SessionId) -> Result<(), ClientError> {
-        self.db.write(|tx| {
+        self.db.write(|tx| -> Result<(), ClientError> {
             pending_request(tx, peer)?;
             Ok(tx.delete_conversation(peer)?)
-        })
+        })?;
+        Ok(self.db.checkpoint()?)
     }
 
     // Sending.
@@ -238,6 +241,18 @@ impl Engine {
             disappearing,
         };
         let prepared = prepare(account, to, outgoing, &ctx, sent_ms, rng)?;
+        // Refused before anything is written or sent: no node would store it.
+        if let Some(size) = prepared
+            .jobs
+            .iter()
+            .map(|j| j.data.len())
+            .find(|len| *len > MAX_MESSAGE_LEN)
+        {
+            return Err(ClientError::TooLarge {
+                size,
+                limit: MAX_MESSAGE_LEN,
+            });
+        }
         let due = sent_ms.saturating_add(LEASE_MS);
         let mut jobs = Vec::with_capacity(prepared.jobs.len());
         for store in prepared.jobs {
@@ -392,6 +407,10 @@ impl Engine {
                 message: None,
                 jobs,
             })
+        })
+        .and_then(|sent| {
+            db.checkpoint()?;
+            Ok(sent)
         })
     }
 
@@ -562,12 +581,33 @@ impl Engine {
         now_ms: u64,
     ) -> Result<Option<Event>, DbError> {
         let retry = self.retry;
+        self.record(job, |attempts, expiry_ms| {
+            retry.state_after(attempts, tally, now_ms, expiry_ms)
+        })
+    }
+
+    /// Records an attempt of `job` that the swarm refused in a way no retry can change (see
+    /// [`crate::NetworkError::is_refusal`]): the message fails for good (no automatic retry;
+    /// [`Engine::retry`] still tries it again when asked). Returns the state change, if any.
+    pub fn record_refusal(&mut self, job: JobId) -> Result<Option<Event>, DbError> {
+        self.record(job, |attempts, _| MessageState::Failed {
+            attempts,
+            next_retry_ms: None,
+        })
+    }
+
+    /// Records an attempt of `job` whose outcome is `state_after(attempts, expiry_ms)`.
+    fn record(
+        &mut self,
+        job: JobId,
+        state_after: impl FnOnce(u32, u64) -> MessageState,
+    ) -> Result<Option<Event>, DbError> {
         self.db.write(|tx| {
             let Some(job) = tx.job(job)? else {
                 return Ok(None);
             };
             let attempts = job.attempts.saturating_add(1);
-            let state = retry.state_after(attempts, tally, now_ms, job.store.expiry_ms);
+            let state = state_after(attempts, job.store.expiry_ms);
             match state {
                 MessageState::Failed {
                     next_retry_ms: Some(next),
@@ -669,9 +709,11 @@ impl Engine {
     }
 
     /// Deletes the disappearing messages whose time ran out and forgets seen hashes the
-    /// swarm no longer holds.
+    /// swarm no longer holds. When messages disappeared, the WAL is checkpointed and
+    /// truncated, so that nothing of them stays on disk (with `secure_delete`, their cells
+    /// were overwritten).
     pub fn expire(&mut self, now_ms: u64) -> Result<Vec<Event>, DbError> {
-        self.db.write(|tx| {
+        let events = self.db.write(|tx| -> Result<Vec<Event>, DbError> {
             let mut events = Vec::new();
             for message in tx.expired(now_ms)? {
                 tx.tombstone(message)?;
@@ -680,7 +722,11 @@ impl Engine {
             tx.prune_seen(now_ms)?;
             tx.prune_poll_positions(now_ms.saturating_sub(POLL_POSITION_LIFETIME_MS))?;
             Ok(events)
-        })
+        })?;
+        if !events.is_empty() {
+            self.db.checkpoint()?;
+        }
+        Ok(events)
     }
 }
 

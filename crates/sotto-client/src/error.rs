@@ -26,6 +26,13 @@ pub enum DbError {
     /// A value too large to store (a time beyond the 63-bit range).
     #[error("{0} is out of the range the database stores")]
     OutOfRange(&'static str),
+    /// The file's message text is encrypted under another account's key (the database of
+    /// another account).
+    #[error(
+        "the client database belongs to another account: use that account's profile, or move \
+         the file away to start a new history"
+    )]
+    OtherAccount,
     /// Creating the file or setting its permissions failed.
     #[error("cannot prepare the database file: {0}")]
     File(#[source] std::io::Error),
@@ -61,6 +68,15 @@ pub enum NetworkError {
     Transport(Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl NetworkError {
+    /// Whether the swarm refused the request in a way no retry can change: an HTTP status
+    /// 4xx other than 421 (wrong swarm) and 429 (too many requests).
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Status(s) if (400..500).contains(s) && *s != 421 && *s != 429)
+    }
+}
+
 /// Why a client operation failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -92,6 +108,20 @@ pub enum ClientError {
     /// An empty text or emoji (misuse).
     #[error("the {0} is empty")]
     Empty(&'static str),
+    /// A message larger than a swarm stores (misuse); nothing was sent or saved.
+    #[error(
+        "the message is too large for the network: {size} bytes once encrypted, and a swarm \
+         stores at most {limit} bytes per message (a text of up to {max_text} bytes); shorten \
+         it or split it into several messages (long texts will go as a file once Sotto sends \
+         files)",
+        max_text = crate::outgoing::MAX_TEXT_LEN
+    )]
+    TooLarge {
+        /// The message's size once encrypted and framed, bytes.
+        size: usize,
+        /// The most a swarm stores, bytes ([`crate::outgoing::MAX_MESSAGE_LEN`]).
+        limit: usize,
+    },
 }
 
 /// Why a received message was not applied. Skipped messages are reported, and polling goes on.

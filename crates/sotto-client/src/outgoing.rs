@@ -7,7 +7,9 @@
 //! messages disappear after sending lives on the swarm only as long as its timer (at least the
 //! 10 s the nodes accept).
 
-use sotto_crypto::CryptoRngCore;
+use std::collections::BTreeSet;
+
+use sotto_crypto::{CryptoRngCore, Ed25519PublicKey};
 use sotto_envelope::{
     Content, DataFields, DisappearingSetting, EncryptError, Envelope, Message,
     MessageRequestResponse, Profile, Quote, Reaction, ReactionAction, ReactionMessage, Receipt,
@@ -16,7 +18,7 @@ use sotto_envelope::{
 };
 use sotto_identity::{Account, PrefixedId, SessionId};
 use sotto_rpc::request::{Lifetime, Store};
-use sotto_rpc::response::{NodeOutcome, NodeResult, SwarmResponse};
+use sotto_rpc::response::{NodeOutcome, NodeResult, SwarmNode, SwarmResponse};
 use sotto_rpc::{AccountId, MessageHash, Namespace, Signer, TTL_MAX_PUBLIC_MS, TTL_MIN_MS};
 
 use crate::model::{Disappearing, MessageKey, MessageState, QuoteRef};
@@ -25,6 +27,45 @@ use crate::model::{Disappearing, MessageKey, MessageState, QuoteRef};
 pub const CONTENT_TTL_MS: u64 = TTL_MAX_PUBLIC_MS;
 /// How long typing indicators live on the swarm: 60 s.
 pub const TYPING_TTL_MS: u64 = 60_000;
+
+/// The most bytes one message may take on the swarm (its store's `data`): what the nodes
+/// accept ([`sotto_rpc::request::MAX_DATA_LEN`]).
+pub const MAX_MESSAGE_LEN: usize = sotto_rpc::request::MAX_DATA_LEN;
+
+/// The longest text (UTF-8 bytes) that fits in [`MAX_MESSAGE_LEN`] once padded, encrypted and
+/// framed, with no quote and no display name; a quote or a display name leave less room.
+pub const MAX_TEXT_LEN: usize = 76_391;
+
+/// Refuses a text that cannot fit in one message ([`ClientError::TooLarge`]), before any
+/// account, database or network is needed: it is prepared as a text with no quote and no
+/// display name between two throwaway accounts (both copies). Sending checks the real message again.
+///
+/// [`ClientError::TooLarge`]: crate::ClientError::TooLarge
+pub fn check_text(body: &str) -> Result<(), crate::ClientError> {
+    let sender = Account::from_ed25519_seed(&[1; 32]);
+    let recipient = Account::from_ed25519_seed(&[2; 32]).session_id();
+    let text = Outgoing::Text {
+        body: body.to_owned(),
+        quote: None,
+    };
+    // To someone else, so that the sync copy (the larger one, with `syncTarget`) is made too.
+    // The largest timestamp the client stores (2⁶³ − 1 ms) has the longest encoding.
+    let prepared = prepare(
+        &sender,
+        &recipient,
+        &text,
+        &Context::default(),
+        i64::MAX.unsigned_abs(),
+        &mut sotto_crypto::OsRng,
+    )?;
+    match prepared.jobs.iter().map(|j| j.data.len()).max() {
+        Some(size) if size > MAX_MESSAGE_LEN => Err(crate::ClientError::TooLarge {
+            size,
+            limit: MAX_MESSAGE_LEN,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// Something to send to a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,26 +409,44 @@ pub fn prepare(
     Ok(Prepared { content, jobs })
 }
 
-/// How a swarm answered one `store`: `stored` of its `nodes` returned a result for this
-/// message's hash with a valid signature.
+/// The fewest distinct members of the recipient's swarm that must confirm a store before the
+/// message counts as stored. One confirmation could be the entry node's alone, or made up by
+/// it; two are what a single misbehaving node cannot give.
+pub const MIN_CONFIRMATIONS: u32 = 2;
+
+/// How a swarm answered one `store`: `stored` of the `nodes` the answer lists are members of
+/// the swarm that returned a result for this message's hash with a valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
-    /// Nodes that confirmed (k).
+    /// Members that confirmed (k).
     pub stored: u32,
-    /// Nodes listed in the answer (n).
+    /// Nodes listed in the answer (n; the entry node's word, unlike k).
     pub nodes: u32,
 }
 
-/// Counts the nodes of `response` that stored `request`'s message: a result whose hash is the
-/// message's and whose signature verifies under that node's key. Failures, other results and
-/// bad signatures count only in `nodes`.
+impl Tally {
+    /// Whether at least [`MIN_CONFIRMATIONS`] members confirmed.
+    #[must_use]
+    pub fn is_stored(&self) -> bool {
+        self.stored >= MIN_CONFIRMATIONS
+    }
+}
+
+/// Counts the members of `swarm` that stored `request`'s message: a member whose result in
+/// `response` has the message's hash and a signature that verifies under the member's key.
+///
+/// `swarm` is the account's swarm as the signed node list gives it
+/// ([`crate::Network::get_swarm`]), never a list the answering node supplied: the entry node
+/// assembles the answer, and could list results under keys it made up. Results under keys
+/// outside `swarm` count nowhere in `stored`; each member counts at most once. `nodes` is the
+/// number of nodes the answer lists (with failures, other results and bad signatures).
 #[must_use]
-pub fn tally(request: &Store, response: &SwarmResponse) -> Tally {
-    let stored = response
-        .swarm
+pub fn tally(request: &Store, response: &SwarmResponse, swarm: &[SwarmNode]) -> Tally {
+    let members: BTreeSet<&Ed25519PublicKey> = swarm.iter().map(|n| &n.pubkey_ed25519).collect();
+    let stored = members
         .iter()
-        .filter(|(node, outcome)| match outcome {
-            NodeOutcome::Ok(NodeResult::Store(result)) => result.verify(node, request).is_ok(),
+        .filter(|key| match response.swarm.get(**key) {
+            Some(NodeOutcome::Ok(NodeResult::Store(result))) => result.verify(key, request).is_ok(),
             _ => false,
         })
         .count();
@@ -446,9 +505,9 @@ impl RetryPolicy {
         expiry_ms: u64,
     ) -> MessageState {
         match tally {
-            Some(Tally { stored, nodes }) if stored > 0 => MessageState::Stored {
-                k: stored,
-                n: nodes,
+            Some(t) if t.is_stored() => MessageState::Stored {
+                k: t.stored,
+                n: t.nodes,
             },
             _ => MessageState::Failed {
                 attempts,
@@ -714,9 +773,130 @@ mod tests {
         }
     }
 
+    fn member_nodes(keys: &[Ed25519SecretKey]) -> Vec<SwarmNode> {
+        keys.iter()
+            .map(|k| SwarmNode {
+                pubkey_ed25519: k.public_key(),
+                pubkey_x25519: [0; 32],
+                ip: std::net::Ipv4Addr::LOCALHOST,
+                port_https: 22021,
+                port_omq: 0,
+            })
+            .collect()
+    }
+
+    fn bob_request() -> (StoreJob, Store) {
+        let (alice, bob) = accounts();
+        let job = StoreJob {
+            purpose: JobPurpose::Recipient,
+            account: AccountId::from(bob.session_id()),
+            data: b"data".to_vec(),
+            timestamp_ms: T,
+            expiry_ms: T + CONTENT_TTL_MS,
+        };
+        let request = job.request(&alice, T);
+        (job, request)
+    }
+
+    fn keys(seeds: core::ops::Range<u8>) -> Vec<Ed25519SecretKey> {
+        seeds
+            .map(|i| Ed25519SecretKey::from_seed(&[i; 32]))
+            .collect()
+    }
+
+    /// S-10: an entry node answers "stored on 7 of 7" with results signed by keys it made
+    /// up. None of them is a member of the swarm, so none counts, and the message is not
+    /// stored.
+    #[test]
+    fn forged_receipts_from_non_members_count_for_nothing() {
+        let (job, request) = bob_request();
+        let members = member_nodes(&keys(10..17));
+        let forged = swarm(&keys(200..207), &[1; 7], &request);
+        let t = tally(&request, &forged, &members);
+        assert_eq!(
+            t,
+            Tally {
+                stored: 0,
+                nodes: 7
+            }
+        );
+        let state = RetryPolicy::default().state_after(1, Some(t), T, job.expiry_ms);
+        assert!(matches!(state, MessageState::Failed { .. }), "{state:?}");
+
+        // Two real members among forged entries: only the two count.
+        let mut mixed = forged.swarm.clone();
+        mixed.extend(swarm(&keys(10..12), &[1, 1], &request).swarm);
+        let mixed = SwarmResponse {
+            swarm: mixed,
+            ..forged
+        };
+        let t = tally(&request, &mixed, &members);
+        assert_eq!(
+            t,
+            Tally {
+                stored: 2,
+                nodes: 9
+            }
+        );
+        assert!(t.is_stored());
+    }
+
+    /// A member listed twice in the swarm counts once, and one confirmation is not "stored".
+    #[test]
+    fn one_member_counts_once_and_is_not_enough() {
+        let (job, request) = bob_request();
+        let member = keys(10..11);
+        let mut listed = member_nodes(&member);
+        listed.extend(member_nodes(&member));
+        let response = swarm(&member, &[1], &request);
+        let t = tally(&request, &response, &listed);
+        assert_eq!(
+            t,
+            Tally {
+                stored: 1,
+                nodes: 1
+            }
+        );
+        assert!(!t.is_stored());
+        let state = RetryPolicy::default().state_after(1, Some(t), T, job.expiry_ms);
+        assert!(matches!(state, MessageState::Failed { .. }), "{state:?}");
+        // One of seven confirmed: not stored either.
+        let members = member_nodes(&keys(10..17));
+        let t = tally(&request, &response, &members);
+        assert_eq!(
+            t,
+            Tally {
+                stored: 1,
+                nodes: 1
+            }
+        );
+        assert!(!t.is_stored());
+    }
+
+    /// [`MAX_TEXT_LEN`] is the longest text that fits: one byte more does not.
+    #[test]
+    fn the_longest_text_fits_and_one_byte_more_does_not() {
+        let fits = |n: usize| check_text(&"x".repeat(n)).is_ok();
+        let (mut lo, mut hi) = (0, MAX_MESSAGE_LEN);
+        while lo + 1 < hi {
+            let mid = (lo + hi) / 2;
+            if fits(mid) { lo = mid } else { hi = mid }
+        }
+        assert_eq!(lo, MAX_TEXT_LEN, "the longest text that fits");
+        assert!(fits(MAX_TEXT_LEN));
+        let err = check_text(&"x".repeat(MAX_TEXT_LEN + 1)).unwrap_err();
+        assert!(
+            matches!(err, crate::ClientError::TooLarge { limit: MAX_MESSAGE_LEN, size } if size > MAX_MESSAGE_LEN),
+            "{err}"
+        );
+        // What a new user would try: 100,000 characters.
+        let err = check_text(&"a".repeat(100_000)).unwrap_err().to_string();
+        assert!(err.contains("76800 bytes") && err.contains("file"), "{err}");
+    }
+
     proptest! {
-        /// k counts exactly the nodes that signed this message's hash; the state is Stored
-        /// iff k ≥ 1.
+        /// k counts exactly the members that signed this message's hash; the state is Stored
+        /// iff k ≥ 2.
         #[test]
         fn k_of_n(outcomes in proptest::collection::vec(0u8..4, 0..8), attempts in 1u32..12) {
             let (alice, bob) = accounts();
@@ -731,13 +911,13 @@ mod tests {
                 expiry_ms: T + CONTENT_TTL_MS,
             };
             let request = job.request(&alice, T);
-            let t = tally(&request, &swarm(&keys, &outcomes, &request));
+            let t = tally(&request, &swarm(&keys, &outcomes, &request), &member_nodes(&keys));
             let good = outcomes.iter().filter(|o| **o == 1).count();
             prop_assert_eq!(t.stored as usize, good);
             prop_assert_eq!(t.nodes as usize, outcomes.len());
             let policy = RetryPolicy::default();
             let state = policy.state_after(attempts, Some(t), T, job.expiry_ms);
-            if good > 0 {
+            if good >= 2 {
                 prop_assert_eq!(state, MessageState::Stored { k: t.stored, n: t.nodes });
             } else {
                 let MessageState::Failed { attempts: a, next_retry_ms } = state else {

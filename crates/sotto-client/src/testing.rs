@@ -53,6 +53,8 @@ struct State {
     offline: bool,
     page: Option<usize>,
     stores: usize,
+    refuse: Option<u16>,
+    forge: bool,
 }
 
 /// The memory network (cheap to clone; clones share the swarm).
@@ -107,6 +109,17 @@ impl MemoryNetwork {
     /// Returns at most `n` messages per retrieve (with `more`).
     pub fn set_page(&self, n: usize) {
         self.state().page = Some(n);
+    }
+
+    /// Makes the entry node refuse every store with this HTTP status (or stop refusing).
+    pub fn set_refusing(&self, status: Option<u16>) {
+        self.state().refuse = status;
+    }
+
+    /// Makes the entry node a liar: it stores nothing and answers every store with "stored"
+    /// results signed by keys it made up, one per member.
+    pub fn set_forging(&self, forge: bool) {
+        self.state().forge = forge;
     }
 
     /// How many stores were accepted.
@@ -185,7 +198,28 @@ impl Network for MemoryNetwork {
         if self.state().down.contains(&entry) {
             return Err(NetworkError::Timeout);
         }
+        if let Some(status) = self.state().refuse {
+            return Err(NetworkError::Status(status));
+        }
         let hash = request.message_hash();
+        if self.state().forge {
+            let swarm = (0..self.nodes.len())
+                .map(|i| {
+                    let fake = Ed25519SecretKey::from_seed(&[u8::try_from(i).unwrap_or(0); 32]);
+                    let result = StoreResult::sign(&fake, hash, request.expiry(), false);
+                    (
+                        fake.public_key(),
+                        NodeOutcome::Ok(NodeResult::Store(result)),
+                    )
+                })
+                .collect();
+            return Ok(SwarmResponse {
+                method: Method::Store,
+                swarm,
+                hash: Some(hash),
+                meta: Meta::new(self.clock.now(), [19, 4]),
+            });
+        }
         let mut state = self.state();
         let list = state.messages.entry(request.account).or_default();
         let already = list.iter().any(|m| m.hash == hash);

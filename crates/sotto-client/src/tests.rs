@@ -948,3 +948,157 @@ fn poll_positions_are_per_node() {
         .unwrap();
     assert!(bob.poll_positions().unwrap().is_empty());
 }
+
+/// S-10: an entry node that answers "stored on 5 of 5" under keys it made up, and stores
+/// nothing, does not get the message marked stored: it fails and is retried.
+#[tokio::test]
+async fn forged_receipts_do_not_mark_a_message_stored() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    w.net.set_forging(true);
+    let sent = alice.send_text(&id(BOB), "into the void").await.unwrap();
+    assert!(
+        matches!(
+            sent.state,
+            MessageState::Failed {
+                attempts: 1,
+                next_retry_ms: Some(_)
+            }
+        ),
+        "{:?}",
+        sent.state
+    );
+    // Once the nodes are honest again, the retry stores it.
+    w.net.set_forging(false);
+    alice.retry(sent.message).await.unwrap();
+    assert_eq!(
+        state(&alice, sent.message),
+        MessageState::Stored { k: 5, n: 5 }
+    );
+}
+
+/// A refusal that no retry can change (a 4xx other than 421 and 429) fails the message for
+/// good; a 429 is retried.
+#[tokio::test]
+async fn a_refusal_fails_for_good_and_429_is_retried() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    w.net.set_refusing(Some(403));
+    let sent = alice.send_text(&id(BOB), "refused").await.unwrap();
+    assert_eq!(
+        sent.state,
+        MessageState::Failed {
+            attempts: 1,
+            next_retry_ms: None
+        }
+    );
+    assert_eq!(alice.with_engine(|e| e.next_job_due().unwrap()), None);
+    w.net.set_refusing(Some(429));
+    let sent = alice.send_text(&id(BOB), "slow down").await.unwrap();
+    assert!(
+        matches!(
+            sent.state,
+            MessageState::Failed {
+                next_retry_ms: Some(_),
+                ..
+            }
+        ),
+        "{:?}",
+        sent.state
+    );
+}
+
+/// A text too large for the network is refused before anything is written or sent, with the
+/// limit in the error.
+#[tokio::test]
+async fn an_oversize_text_is_refused_before_sending() {
+    let w = World::new();
+    let alice = w.client(ALICE, "alice").await;
+    let body = "a".repeat(100_000);
+    let err = alice.send_text(&id(BOB), &body).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::TooLarge { limit: 76_800, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("76800 bytes"), "{err}");
+    assert_eq!(w.net.stores(), 0);
+    assert!(
+        alice
+            .with_engine(|e| e.messages(&id(BOB), 10).unwrap())
+            .is_empty()
+    );
+    assert_eq!(alice.with_engine(|e| e.next_job_due().unwrap()), None);
+    // The longest text that fits goes through.
+    let body = "a".repeat(crate::outgoing::MAX_TEXT_LEN);
+    let sent = alice.send_text(&id(BOB), &body).await.unwrap();
+    assert_eq!(sent.state, MessageState::Stored { k: 5, n: 5 });
+}
+
+/// Whether `needle` occurs in the database `name` under `dir` or in its WAL.
+fn on_disk(dir: &Path, name: &str, needle: &[u8]) -> bool {
+    [format!("{name}.db"), format!("{name}.db-wal")]
+        .iter()
+        .any(|f| {
+            std::fs::read(dir.join(f))
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        })
+}
+
+/// S-12: message text is encrypted at rest (neither the database file nor its WAL holds a
+/// body or a quote in plaintext, while open or after closing), and once a disappearing
+/// message is swept, not even its ciphertext stays in the file or the WAL.
+#[test]
+fn message_text_is_encrypted_at_rest_and_gone_after_the_sweep() {
+    use sotto_crypto::OsRng;
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(dir.path(), "alice");
+    let body = "a-distinctive-body-7f3a9c-that-must-not-be-on-disk";
+    {
+        let mut alice = crate::Engine::open(&path, account(ALICE)).unwrap();
+        alice
+            .set_disappearing(&id(BOB), Disappearing::AfterSend(60), START, &mut OsRng)
+            .unwrap();
+        let sent = alice
+            .send_text(&id(BOB), body, None, START + 1, &mut OsRng)
+            .unwrap();
+        let reply = alice
+            .send_text(&id(BOB), "a reply", sent.message, START + 2, &mut OsRng)
+            .unwrap();
+        let record = alice.message(sent.message.unwrap()).unwrap().unwrap();
+        assert_eq!(record.body.as_deref(), Some(body));
+        let record = alice.message(reply.message.unwrap()).unwrap().unwrap();
+        assert_eq!(record.quote.unwrap().text.as_deref(), Some(body));
+        assert!(
+            !on_disk(dir.path(), "alice", body.as_bytes()),
+            "plaintext in the database or its WAL"
+        );
+    }
+    assert!(!on_disk(dir.path(), "alice", body.as_bytes()));
+
+    // The text as stored, sealed.
+    let sealed: Vec<Vec<u8>> = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT body FROM messages WHERE body IS NOT NULL \
+                 UNION ALL SELECT quote_text FROM messages WHERE quote_text IS NOT NULL",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(sealed.len(), 3);
+    assert!(sealed.iter().all(|s| on_disk(dir.path(), "alice", s)));
+
+    let mut alice = crate::Engine::open(&path, account(ALICE)).unwrap();
+    let expired = alice.expire(START + 120_000).unwrap();
+    assert_eq!(expired.len(), 2);
+    for s in &sealed {
+        assert!(
+            !on_disk(dir.path(), "alice", s),
+            "a disappeared message's text stays in the database or its WAL"
+        );
+    }
+}

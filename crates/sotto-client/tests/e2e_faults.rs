@@ -282,8 +282,11 @@ async fn a_swarm_split_the_sender_does_not_know_is_answered_by_421() {
             .send_text(&bob_acc.session_id(), "across the split")
             .await
             .unwrap();
+        // k counts only the confirmations of nodes that Alice's signed node list places in
+        // Bob's swarm (S-10); her list predates the split, so the nodes that joined do not
+        // count until it is refreshed.
         assert!(
-            matches!(out.state, MessageState::Stored { k, n: 7 } if k >= 5),
+            matches!(out.state, MessageState::Stored { k, n: 7 } if k >= 2),
             "{:?}",
             out.state
         );
