@@ -75,6 +75,8 @@ pub struct TestnetConfig {
     pub log_filter: String,
     /// Lines appended to every node's configuration file (e.g. `server_ca_file = "…"`).
     pub node_extra_config: String,
+    /// Every node's `store_limit_mb` (256 by default).
+    pub store_limit_mb: u64,
 }
 
 impl TestnetConfig {
@@ -91,6 +93,7 @@ impl TestnetConfig {
             decommission_after_s: 10,
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             node_extra_config: String::new(),
+            store_limit_mb: 256,
         }
     }
 }
@@ -311,10 +314,11 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("node.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = {}\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
             data_dir.display().to_string(),
             self.directory.addr,
             hex::encode(self.directory.pubkey.as_bytes()),
+            self.cfg.store_limit_mb,
             self.cfg.proof_interval_s,
             self.cfg.node_extra_config,
         );
