@@ -18,8 +18,19 @@ listen = "127.0.0.11:22021"
 # The directory's HTTPS address and its Ed25519 key (64 hex digits, pinned).
 directory = "127.0.0.1:22020"
 directory_pubkey = "0000000000000000000000000000000000000000000000000000000000000000"
-# Optional: size cap of the message store in MiB (default 512).
+# Optional: size cap of the message store in MiB (default 512). One part in 16 is kept
+# for deletes: new messages are refused once the rest is used.
 store_limit_mb = 512
+# Optional: what one account may hold, in MiB of message data and in messages (defaults
+# 32 and 20000). Over it, the account's oldest messages in public inboxes (where anyone
+# may store without a signature) are evicted; signed stores that still do not fit are
+# refused with 507.
+account_quota_mb = 32
+account_quota_messages = 20000
+# Optional: open connections at once, in total and from one IP address (defaults 2048
+# and 64). Connections over a cap are closed at once.
+max_connections = 2048
+max_connections_per_ip = 64
 # Optional: seconds between uptime proofs to the directory (default 5).
 proof_interval_s = 5
 # Optional: seconds between fetches of the node list (default 2).
@@ -31,6 +42,15 @@ list_poll_interval_s = 2
 
 /// Default `store_limit_mb`.
 pub const DEFAULT_STORE_LIMIT_MB: u64 = 512;
+/// Default `account_quota_mb`.
+pub const DEFAULT_ACCOUNT_QUOTA_MB: u64 = sotto_store::DEFAULT_ACCOUNT_BYTES >> 20;
+/// Default `account_quota_messages`.
+pub const DEFAULT_ACCOUNT_QUOTA_MESSAGES: u64 = sotto_store::DEFAULT_ACCOUNT_MESSAGES;
+/// Default `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = sotto_transport::DEFAULT_MAX_CONNECTIONS as u64;
+/// Default `max_connections_per_ip`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u64 =
+    sotto_transport::DEFAULT_MAX_CONNECTIONS_PER_IP as u64;
 /// Default `proof_interval_s`.
 pub const DEFAULT_PROOF_INTERVAL_S: u64 = 5;
 /// Default `list_poll_interval_s`.
@@ -80,6 +100,10 @@ struct RawConfig {
     directory: String,
     directory_pubkey: String,
     store_limit_mb: Option<u64>,
+    account_quota_mb: Option<u64>,
+    account_quota_messages: Option<u64>,
+    max_connections: Option<u64>,
+    max_connections_per_ip: Option<u64>,
     proof_interval_s: Option<u64>,
     list_poll_interval_s: Option<u64>,
     server_ca_file: Option<PathBuf>,
@@ -98,6 +122,12 @@ pub struct NodeConfig {
     pub directory_pubkey: Ed25519PublicKey,
     /// The store's size cap, bytes.
     pub store_limit_bytes: u64,
+    /// What one account may hold.
+    pub account_quota: sotto_store::Quota,
+    /// Open connections at once, in total.
+    pub max_connections: usize,
+    /// Open connections at once from one IP address.
+    pub max_connections_per_ip: usize,
     /// Time between uptime proofs.
     pub proof_interval: Duration,
     /// Time between node-list fetches.
@@ -196,6 +226,34 @@ impl NodeConfig {
             1..=1 << 30,
             "must be between 1 and 2^30 MiB",
         )?;
+        let account_mb = in_range(
+            "account_quota_mb",
+            raw.account_quota_mb,
+            DEFAULT_ACCOUNT_QUOTA_MB,
+            1..=1 << 30,
+            "must be between 1 and 2^30 MiB",
+        )?;
+        let account_messages = in_range(
+            "account_quota_messages",
+            raw.account_quota_messages,
+            DEFAULT_ACCOUNT_QUOTA_MESSAGES,
+            1..=1 << 40,
+            "must be between 1 and 2^40",
+        )?;
+        let max_connections = in_range(
+            "max_connections",
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+            1..=1 << 20,
+            "must be between 1 and 2^20",
+        )?;
+        let max_connections_per_ip = in_range(
+            "max_connections_per_ip",
+            raw.max_connections_per_ip,
+            DEFAULT_MAX_CONNECTIONS_PER_IP,
+            1..=1 << 20,
+            "must be between 1 and 2^20",
+        )?;
         let proof = in_range(
             "proof_interval_s",
             raw.proof_interval_s,
@@ -216,6 +274,12 @@ impl NodeConfig {
             directory,
             directory_pubkey,
             store_limit_bytes: store_limit_mb.saturating_mul(1 << 20),
+            account_quota: sotto_store::Quota {
+                account_bytes: account_mb.saturating_mul(1 << 20),
+                account_messages,
+            },
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            max_connections_per_ip: usize::try_from(max_connections_per_ip).unwrap_or(usize::MAX),
             proof_interval: Duration::from_secs(proof),
             list_poll_interval: Duration::from_secs(poll),
             server_ca_file: raw.server_ca_file.filter(|p| !p.as_os_str().is_empty()),

@@ -32,6 +32,15 @@ pub enum NodeError {
     /// 429.
     #[error("Too Many Requests")]
     RateLimited,
+    /// 400: a request lists more message hashes than one request may.
+    #[error(
+        "Too many message hashes: {listed} listed, at most {max} per request",
+        max = crate::rpc::MAX_HASHES_PER_REQUEST
+    )]
+    TooManyHashes {
+        /// How many the request listed.
+        listed: usize,
+    },
     /// 404: no such endpoint.
     #[error("Not Found")]
     NotFound,
@@ -48,6 +57,7 @@ impl NodeError {
             Self::Rpc(e) => e.status(),
             Self::WrongSwarm(_) => 421,
             Self::NotReady(_) => 503,
+            Self::Store(StoreError::QuotaExceeded) => 507,
             Self::Store(_) => 500,
             Self::PeerAuth(e) => match e {
                 PeerAuthError::Missing(_)
@@ -59,6 +69,7 @@ impl NodeError {
             },
             Self::PeerBody(_) => 400,
             Self::RateLimited => 429,
+            Self::TooManyHashes { .. } => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
         }
@@ -68,6 +79,7 @@ impl NodeError {
     #[must_use]
     pub fn message(&self) -> String {
         match self {
+            Self::Store(e @ StoreError::QuotaExceeded) => e.to_string(),
             Self::Store(_) => RpcError::Internal.message(),
             other => other.to_string(),
         }

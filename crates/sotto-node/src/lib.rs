@@ -17,8 +17,11 @@ pub mod wire;
 
 pub use config::{ConfigError, NodeConfig};
 pub use error::NodeError;
-pub use node::{HARDFORK, MAX_BODY_BYTES, Node, PROTOCOL_VERSION, short, unix_now_ms};
-pub use rpc::{Answer, FORWARD_TIMEOUT};
+pub use node::{
+    BYTES_PER_TOKEN, HARDFORK, MAX_BODY_BYTES, MAX_OTHER_BODY, MAX_PEER_BODY, MAX_STORAGE_RPC_BODY,
+    Node, PROTOCOL_VERSION, admission_cost, request_cost, server_limits, short, unix_now_ms,
+};
+pub use rpc::{Answer, FORWARD_TIMEOUT, MAX_HASHES_PER_REQUEST};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey};
 use sotto_onion::X25519Keypair;
 use sotto_store::{Store, StoreError};
 use sotto_swarm::NodeListing;
-use sotto_transport::{HttpsClient, Request, Response, TransportError};
+use sotto_transport::{HttpsClient, Request, RequestHead, Response, ServerLimits, TransportError};
 
 use crate::error::NodeError;
 use crate::peer_auth::{self, PeerAuthError, PeerHeaders};
@@ -21,8 +21,67 @@ use crate::view::NetworkView;
 pub const PROTOCOL_VERSION: [u16; 3] = [2, 8, 0];
 /// The network version (`hf`) in responses.
 pub const HARDFORK: [u16; 2] = [19, 4];
-/// Largest request body read (spec §2.1: 10 MiB).
+/// Largest request body read (spec §2.1: 10 MiB): the cap of the onion routes.
 pub const MAX_BODY_BYTES: usize = 10 << 20;
+/// Room for one store's fields besides its data in a JSON batch (keys, account, signature,
+/// subaccount and its signature, timestamps, namespace), with a wide margin.
+const STORE_FIELDS_JSON: usize = 12 * 1024;
+/// Largest `/storage_rpc/v1` body: a batch of [`sotto_rpc::request::MAX_BATCH`] stores, each
+/// with [`sotto_rpc::request::MAX_DATA_LEN`] bytes of data in base64, and their fields: about
+/// 2.2 MiB.
+pub const MAX_STORAGE_RPC_BODY: usize = sotto_rpc::request::MAX_BATCH
+    * (sotto_rpc::request::MAX_DATA_LEN / 3 * 4 + STORE_FIELDS_JSON)
+    + 4096;
+/// Largest `/sn/storage_cc`, `/sn/sync` and `/sn/deleted` body: one forwarded request (a
+/// store's data and fields in bencode, or a list of hashes), a sync query, or a query of
+/// [`crate::wire::MAX_DELETED_QUERY`] hashes.
+pub const MAX_PEER_BODY: usize = 512 * 1024;
+/// Largest body of any other route (`/ping_test/v1`, `/get_stats/v1`, unknown paths).
+pub const MAX_OTHER_BODY: usize = 64 * 1024;
+/// Body bytes that cost one more rate-limit token on `/storage_rpc/v1` (besides one token per
+/// subrequest).
+pub const BYTES_PER_TOKEN: usize = 4096;
+
+/// The server limits of a node: body caps per route, connection caps and the shell's default
+/// deadlines.
+#[must_use]
+pub fn server_limits(max_connections: usize, max_connections_per_ip: usize) -> ServerLimits {
+    let mut limits = ServerLimits::new(MAX_OTHER_BODY)
+        .with_route_body("/storage_rpc/v1", MAX_STORAGE_RPC_BODY)
+        .with_route_body("/onion_req/v2", MAX_BODY_BYTES)
+        .with_route_body("/sn/onion", MAX_BODY_BYTES)
+        .with_route_body("/sn/storage_cc", MAX_PEER_BODY)
+        .with_route_body("/sn/sync", MAX_PEER_BODY)
+        .with_route_body("/sn/deleted", MAX_PEER_BODY);
+    limits.max_connections = max_connections;
+    limits.max_connections_per_ip = max_connections_per_ip;
+    limits
+}
+
+/// The rate-limit tokens a `/storage_rpc/v1` request declaring a `content_length`-byte body
+/// costs before its body is read: one, and one per [`BYTES_PER_TOKEN`] bytes, at most a full
+/// bucket. The rest of [`request_cost`] is charged once the body is parsed.
+#[must_use]
+pub fn admission_cost(content_length: Option<u64>) -> u64 {
+    let bytes = content_length.unwrap_or(0) / BYTES_PER_TOKEN as u64;
+    bytes.saturating_add(1).min(crate::ratelimit::BUCKET_SIZE)
+}
+
+/// The rate-limit tokens a parsed `/storage_rpc/v1` request of `body_len` bytes costs: one per
+/// subrequest and one per [`BYTES_PER_TOKEN`] bytes of body, at most a full bucket.
+#[must_use]
+pub fn request_cost(request: &sotto_rpc::Request, body_len: usize) -> u64 {
+    let subrequests = match request {
+        sotto_rpc::Request::Batch(b) => b.requests.len(),
+        sotto_rpc::Request::Sequence(b) => b.requests.len(),
+        _ => 1,
+    }
+    .max(1);
+    let tokens = subrequests.saturating_add(body_len / BYTES_PER_TOKEN);
+    u64::try_from(tokens)
+        .unwrap_or(u64::MAX)
+        .min(crate::ratelimit::BUCKET_SIZE)
+}
 
 /// The current time, ms since the Unix epoch.
 #[must_use]
@@ -116,6 +175,36 @@ impl Node {
         }
     }
 
+    /// Takes `tokens` client tokens for `ip` (all or none).
+    pub(crate) fn charge_client(
+        &self,
+        ip: IpAddr,
+        tokens: u64,
+        now_ms: u64,
+    ) -> Result<(), NodeError> {
+        if tokens == 0
+            || lock(&self.limiter).allow_client_cost(ip, tokens, now_ms.saturating_mul(1000))
+        {
+            Ok(())
+        } else {
+            Err(NodeError::RateLimited)
+        }
+    }
+
+    /// Admission before a request's body is read: a client route takes its first rate-limit
+    /// token here (and on `/storage_rpc/v1` the tokens for its declared length, see
+    /// [`admission_cost`]), so that a flooding address is refused without reading its bodies. Requests
+    /// admitted here are answered by [`Node::handle_admitted`].
+    pub fn admit(&self, head: &RequestHead<'_>, now_ms: u64) -> Result<(), Response> {
+        let tokens = match (head.method, head.path) {
+            ("POST", "/storage_rpc/v1") => admission_cost(head.content_length),
+            ("POST", "/onion_req/v2") => 1,
+            _ => return Ok(()),
+        };
+        self.charge_client(head.peer.ip(), tokens, now_ms)
+            .map_err(|e| e.to_response())
+    }
+
     /// Takes a node token for `node`.
     pub(crate) fn allow_node(&self, node: Ed25519PublicKey, now_ms: u64) -> Result<(), NodeError> {
         if lock(&self.limiter).allow_node(node, now_ms.saturating_mul(1000)) {
@@ -165,11 +254,20 @@ impl Node {
             .await
     }
 
-    /// Answers one HTTP request at time `now_ms`.
+    /// Answers one HTTP request at time `now_ms`, taking its rate-limit tokens.
     pub async fn handle(self: &Arc<Self>, req: Request, now_ms: u64) -> Response {
+        self.dispatch(req, now_ms, false).await
+    }
+
+    /// Answers one HTTP request that [`Node::admit`] let in (its first token is taken).
+    pub async fn handle_admitted(self: &Arc<Self>, req: Request, now_ms: u64) -> Response {
+        self.dispatch(req, now_ms, true).await
+    }
+
+    async fn dispatch(self: &Arc<Self>, req: Request, now_ms: u64, admitted: bool) -> Response {
         let result = match (req.method.as_str(), path_only(&req.path)) {
-            ("POST", "/storage_rpc/v1") => self.storage_rpc_http(&req, now_ms).await,
-            ("POST", "/onion_req/v2") => self.onion_http(&req, now_ms).await,
+            ("POST", "/storage_rpc/v1") => self.storage_rpc_http(&req, now_ms, admitted).await,
+            ("POST", "/onion_req/v2") => self.onion_http(&req, now_ms, admitted).await,
             ("POST", "/sn/onion") => self.onion_from_node(&req, now_ms).await,
             ("POST", "/sn/storage_cc") => self.storage_cc(&req, now_ms),
             ("POST", "/sn/sync") => self.serve_sync(&req, now_ms),

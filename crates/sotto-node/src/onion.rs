@@ -47,8 +47,11 @@ impl Node {
         self: &Arc<Self>,
         req: &sotto_transport::Request,
         now_ms: u64,
+        admitted: bool,
     ) -> Result<Response, NodeError> {
-        self.allow_client(req.peer.ip(), now_ms)?;
+        if !admitted {
+            self.allow_client(req.peer.ip(), now_ms)?;
+        }
         tracing::debug!(peer = %req.peer.ip(), "onion request from a client");
         Ok(match OnionRequest::from_client_body(&req.body) {
             Ok(onion) => self.onion(&onion, now_ms).await,

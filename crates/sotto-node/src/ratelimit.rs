@@ -1,8 +1,8 @@
 //! Token buckets per client address and per service node (spec §2.8): 600 tokens, refilled
 //! at 300 per second for clients and 600 per second for nodes, at most 10,000 clients
-//! tracked. Time is a parameter (microseconds on any monotonic clock).
+//! tracked (when full, the least recently used address is forgotten to make room). Time is a parameter (microseconds on any monotonic clock).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -43,54 +43,63 @@ impl Bucket {
         self.last_us = self.last_us.max(now_us);
     }
 
-    fn take(&mut self, now_us: u64, rate: u64) -> bool {
+    /// Takes `tokens` tokens, or none when fewer are left.
+    fn take(&mut self, now_us: u64, rate: u64, tokens: u64) -> bool {
         self.refill(now_us, rate);
-        if self.micro_tokens >= MICROS {
-            self.micro_tokens -= MICROS;
+        let cost = tokens.saturating_mul(MICROS);
+        if self.micro_tokens >= cost {
+            self.micro_tokens -= cost;
             true
         } else {
             false
         }
     }
-
-    fn is_full_at(&self, now_us: u64, rate: u64) -> bool {
-        let mut b = *self;
-        b.refill(now_us, rate);
-        b.micro_tokens >= BUCKET_SIZE * MICROS
-    }
 }
 
+/// Buckets by key, at most `max` of them: when full, the least recently used bucket is
+/// forgotten to make room (a new address is never refused for lack of room).
 #[derive(Debug)]
 struct Buckets<K> {
-    map: HashMap<K, Bucket>,
+    /// Each bucket with the tick of its last use.
+    map: HashMap<K, (Bucket, u64)>,
+    /// Keys by the tick of their last use: the first is the least recently used.
+    by_use: BTreeMap<u64, K>,
+    tick: u64,
     rate: u64,
     max: usize,
 }
 
-impl<K: Hash + Eq> Buckets<K> {
+impl<K: Hash + Eq + Clone> Buckets<K> {
     fn new(rate: u64, max: usize) -> Self {
         Self {
             map: HashMap::new(),
+            by_use: BTreeMap::new(),
+            tick: 0,
             rate,
             max,
         }
     }
 
-    fn allow(&mut self, key: K, now_us: u64) -> bool {
+    fn allow(&mut self, key: K, tokens: u64, now_us: u64) -> bool {
         let rate = self.rate;
-        if let Some(bucket) = self.map.get_mut(&key) {
-            return bucket.take(now_us, rate);
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((bucket, used)) = self.map.get_mut(&key) {
+            self.by_use.remove(used);
+            *used = tick;
+            self.by_use.insert(tick, key);
+            return bucket.take(now_us, rate, tokens);
         }
-        if self.map.len() >= self.max {
-            // Forget buckets that have refilled completely: they hold no state.
-            self.map.retain(|_, b| !b.is_full_at(now_us, rate));
-            if self.map.len() >= self.max {
-                return false;
-            }
+        while self.map.len() >= self.max.max(1) {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.map.remove(&oldest);
         }
         let mut bucket = Bucket::full(now_us);
-        let allowed = bucket.take(now_us, rate);
-        self.map.insert(key, bucket);
+        let allowed = bucket.take(now_us, rate, tokens);
+        self.map.insert(key.clone(), (bucket, tick));
+        self.by_use.insert(tick, key);
         allowed
     }
 }
@@ -121,12 +130,19 @@ impl RateLimiter {
 
     /// Whether a request from client address `ip` at `now_us` may proceed (takes a token).
     pub fn allow_client(&mut self, ip: IpAddr, now_us: u64) -> bool {
-        self.clients.allow(ip, now_us)
+        self.clients.allow(ip, 1, now_us)
+    }
+
+    /// Whether work costing `tokens` tokens from client address `ip` at `now_us` may proceed
+    /// (takes them all, or none when fewer are left). A request costs more than one token when
+    /// it carries several subrequests or many bytes.
+    pub fn allow_client_cost(&mut self, ip: IpAddr, tokens: u64, now_us: u64) -> bool {
+        self.clients.allow(ip, tokens, now_us)
     }
 
     /// Whether a request from the listed node `node` may proceed (takes a token).
     pub fn allow_node(&mut self, node: Ed25519PublicKey, now_us: u64) -> bool {
-        self.nodes.allow(node, now_us)
+        self.nodes.allow(node, 1, now_us)
     }
 
     /// How many client addresses are tracked.
@@ -180,11 +196,51 @@ mod tests {
         for n in 0..MAX_CLIENTS as u32 {
             assert!(rl.allow_client(ip(n), t0));
         }
-        // Full and nobody has refilled yet: a new address is refused.
-        assert!(!rl.allow_client(ip(999_999), t0));
         assert_eq!(rl.tracked_clients(), MAX_CLIENTS);
-        // A second later every bucket is full again and can be forgotten.
-        assert!(rl.allow_client(ip(999_999), t0 + MICROS));
-        assert_eq!(rl.tracked_clients(), 1);
+        // Full and nobody has refilled yet: a new address is still served, the table stays
+        // bounded.
+        assert!(rl.allow_client(ip(999_999), t0));
+        assert_eq!(rl.tracked_clients(), MAX_CLIENTS);
+    }
+
+    #[test]
+    fn the_least_recently_used_address_is_forgotten() {
+        let mut rl = RateLimiter::new();
+        let t0 = 1_000_000;
+        // Address 0 empties its bucket, then every other address is seen after it.
+        for _ in 0..BUCKET_SIZE {
+            assert!(rl.allow_client(ip(0), t0));
+        }
+        assert!(!rl.allow_client(ip(0), t0));
+        // Address 1 is used first but used again last: it stays.
+        for _ in 0..BUCKET_SIZE {
+            assert!(rl.allow_client(ip(1), t0));
+        }
+        for n in 2..MAX_CLIENTS as u32 {
+            assert!(rl.allow_client(ip(n), t0));
+        }
+        assert!(!rl.allow_client(ip(1), t0));
+        assert!(!rl.allow_client(ip(0), t0));
+        // A botnet of new addresses: each is admitted, pushing out the least recently used.
+        for n in 0..(MAX_CLIENTS as u32 - 2) {
+            assert!(rl.allow_client(ip(1_000_000 + n), t0), "new address {n}");
+        }
+        assert_eq!(rl.tracked_clients(), MAX_CLIENTS);
+        // 0 and 1 were the most recently used before the botnet: still limited.
+        assert!(!rl.allow_client(ip(0), t0));
+        assert!(!rl.allow_client(ip(1), t0));
+        // One more new address pushes out the oldest of the rest, never 0 or 1 (just used).
+        assert!(rl.allow_client(ip(2_000_000), t0));
+        assert!(!rl.allow_client(ip(1), t0));
+    }
+
+    #[test]
+    fn costs_take_several_tokens_or_none() {
+        let mut rl = RateLimiter::new();
+        let t0 = 1_000_000;
+        assert!(rl.allow_client_cost(ip(3), BUCKET_SIZE - 10, t0));
+        assert!(!rl.allow_client_cost(ip(3), 11, t0));
+        assert!(rl.allow_client_cost(ip(3), 10, t0));
+        assert!(!rl.allow_client(ip(3), t0));
     }
 }

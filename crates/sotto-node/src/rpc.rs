@@ -19,18 +19,30 @@ use sotto_rpc::{
     AccountId, MessageHash, Method, Namespace, Namespaces, NodeContext, Request, RpcError,
     SubaccountToken,
 };
-use sotto_store::{NewMessage, StoreOutcome};
+use sotto_store::{NewMessage, StoreError, StoreOutcome};
 use sotto_swarm::{INVALID_SWARM_ID, NodeListing, SwarmId, swarm_space};
 use sotto_transport::{Response, TransportError};
 use tokio::task::JoinSet;
 
 use crate::error::NodeError;
-use crate::node::{HARDFORK, Node, PROTOCOL_VERSION, short};
+use crate::node::{HARDFORK, Node, PROTOCOL_VERSION, admission_cost, request_cost, short};
 use crate::view::{NetworkView, Ownership};
 use crate::wire::Forwarded;
 
 /// How long a swarm peer has to answer a forwarded request (spec §3.1).
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most message hashes one `delete`, `expire` or `get_expiries` request may list (400).
+pub const MAX_HASHES_PER_REQUEST: usize = 1000;
+
+/// The message hashes a request lists, if it lists any.
+fn listed_hashes(req: &Request) -> usize {
+    match req {
+        Request::Delete(r) => r.messages.len(),
+        Request::Expire(r) => r.messages.len(),
+        Request::GetExpiries(r) => r.messages.len(),
+        _ => 0,
+    }
+}
 
 /// A successful answer: status and body, JSON or binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +131,11 @@ fn subaccount_token(req: &Request) -> Option<SubaccountToken> {
 
 fn failure(e: &NodeError) -> Failure {
     match e {
+        NodeError::Store(StoreError::QuotaExceeded) => Failure {
+            code: Some(e.status()),
+            reason: Some(e.message()),
+            ..Failure::default()
+        },
         NodeError::Store(_) => Failure {
             query_failure: true,
             ..Failure::default()
@@ -194,17 +211,30 @@ fn service_nodes(view: &NetworkView) -> Json {
 }
 
 impl Node {
-    /// `POST /storage_rpc/v1`: rate limit by client address, parse, answer.
+    /// `POST /storage_rpc/v1`: rate limit by client address (the [`admission_cost`] was taken
+    /// at admission when `admitted`), parse, charge the rest of the request's cost, answer.
     pub(crate) async fn storage_rpc_http(
         self: &Arc<Self>,
         req: &sotto_transport::Request,
         now_ms: u64,
+        admitted: bool,
     ) -> Result<Response, NodeError> {
-        self.allow_client(req.peer.ip(), now_ms)?;
+        let ip = req.peer.ip();
+        let paid = if admitted {
+            admission_cost(
+                req.header("content-length")
+                    .and_then(|v| v.trim().parse().ok()),
+            )
+        } else {
+            self.allow_client(ip, now_ms)?;
+            1
+        };
         if req.header("x-loki-long-poll").is_some() {
             return Err(RpcError::LongPollGone.into());
         }
         let request = Request::from_http_body(&req.body)?;
+        let extra = request_cost(&request, req.body.len()).saturating_sub(paid);
+        self.charge_client(ip, extra, now_ms)?;
         Ok(self.rpc(request, now_ms).await?.into_response())
     }
 
@@ -359,6 +389,10 @@ impl Node {
 
     /// Bounds and signature checks, with the account's revocation of the request's token.
     fn check(&self, request: &Request, now_ms: u64, forwarded: bool) -> Result<(), NodeError> {
+        let listed = listed_hashes(request);
+        if listed > MAX_HASHES_PER_REQUEST {
+            return Err(NodeError::TooManyHashes { listed });
+        }
         let mut revoked = Vec::new();
         if let (Some(token), Some(account)) = (subaccount_token(request), request.account()) {
             let owner = owner_of(account)?;

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use sotto_crypto::OsRng;
 use sotto_store::Store;
-use sotto_transport::{HttpsClient, TlsIdentity, serve};
+use sotto_transport::{Admission, HttpsClient, TlsIdentity, serve_with};
 use thiserror::Error;
 
 use crate::config::NodeConfig;
 use crate::directory::{Directory, follow};
 use crate::identity::{IdentityError, load_or_create};
-use crate::node::{MAX_BODY_BYTES, Node, unix_now_ms, version_string};
+use crate::node::{Node, server_limits, unix_now_ms, version_string};
 
 /// How often expired messages are deleted (spec §6).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
@@ -69,11 +69,12 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
         tracing::info!(pubkey = %hex::encode(pubkey.0), "created a new identity key");
     }
     let store_path = config.store_path();
-    let store =
+    let mut store =
         Store::open(&store_path, config.store_limit_bytes).map_err(|source| RunError::Store {
             path: store_path.clone(),
             source,
         })?;
+    store.set_quota(config.account_quota);
     let tls = TlsIdentity::new(&key)?;
     let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
     if let Some(path) = &config.server_ca_file {
@@ -102,10 +103,15 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
         let node = Arc::clone(&node);
         move |req| {
             let node = Arc::clone(&node);
-            async move { node.handle(req, unix_now_ms()).await }
+            async move { node.handle_admitted(req, unix_now_ms()).await }
         }
     };
-    let mut server = tokio::spawn(serve(listener, tls, MAX_BODY_BYTES, handler));
+    let admission: Admission = {
+        let node = Arc::clone(&node);
+        Arc::new(move |head| node.admit(head, unix_now_ms()))
+    };
+    let limits = server_limits(config.max_connections, config.max_connections_per_ip);
+    let mut server = tokio::spawn(serve_with(listener, tls, limits, Some(admission), handler));
     let sweeper = tokio::spawn(sweep(Arc::clone(&node)));
     let follower = tokio::spawn(follow(
         Arc::clone(&node),

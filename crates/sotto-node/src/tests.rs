@@ -310,6 +310,56 @@ async fn one_address_is_rate_limited_others_are_not() {
 }
 
 #[tokio::test]
+async fn a_batch_and_its_bytes_cost_more_than_one_token() {
+    let f = fixture();
+    let info = r#"{"method":"info","params":{}}"#;
+    // 20 subrequests: 20 tokens.
+    let batch = format!(
+        r#"{{"method":"batch","params":{{"requests":[{}]}}}}"#,
+        vec![info; 20].join(",")
+    );
+    let r = f
+        .node
+        .handle(http("/storage_rpc/v1", batch.into_bytes(), 9), NOW)
+        .await;
+    assert_eq!(r.status, 200);
+    // A 40 KiB body (padded with spaces): 1 + 10 tokens.
+    let padded = format!("{info}{}", " ".repeat(40 * 1024));
+    let r = f
+        .node
+        .handle(http("/storage_rpc/v1", padded.into_bytes(), 9), NOW)
+        .await;
+    assert_eq!(r.status, 200);
+    let body = info.as_bytes().to_vec();
+    let mut served = 0;
+    while f
+        .node
+        .handle(http("/storage_rpc/v1", body.clone(), 9), NOW)
+        .await
+        .status
+        == 200
+    {
+        served += 1;
+        assert!(served <= 600, "requests are not charged by size");
+    }
+    assert_eq!(served, 600 - 20 - 11);
+}
+
+#[tokio::test]
+async fn too_many_hashes_are_refused_before_the_store_is_touched() {
+    let f = fixture();
+    let alice = account_in(0);
+    let account = AccountId::from(alice.session_id());
+    let signer = Signer::session(alice.ed25519_secret());
+    let hashes: Vec<sotto_rpc::MessageHash> = (0..=crate::rpc::MAX_HASHES_PER_REQUEST)
+        .map(|i| sotto_rpc::MessageHash::parse(format!("{i:A>43}").as_bytes()).unwrap())
+        .collect();
+    let r = rpc(&f, &Request::Delete(Delete::new(account, hashes, &signer))).await;
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("Too many message hashes"));
+}
+
+#[tokio::test]
 async fn delete_expire_and_batches() {
     let f = fixture();
     let alice = account_in(0);

@@ -4,6 +4,7 @@ mod schema;
 mod store;
 
 pub use store::{
-    ExpireMode, ExpireResult, MAX_REVOKED_PER_ACCOUNT, NewMessage, RangeMessage, RetrieveLimits,
+    AccountUsage, DEFAULT_ACCOUNT_BYTES, DEFAULT_ACCOUNT_MESSAGES, ExpireMode, ExpireResult,
+    MAX_REVOKED_PER_ACCOUNT, NewMessage, Quota, RESERVE_DIVISOR, RangeMessage, RetrieveLimits,
     RetrievePage, Store, StoreError, StoreOutcome, StoredMessage, Usage,
 };

@@ -9,6 +9,43 @@ use crate::schema;
 
 /// How many revoked subaccount tokens are kept per account (the oldest are pruned).
 pub const MAX_REVOKED_PER_ACCOUNT: usize = 50;
+/// Default [`Quota::account_bytes`]: 32 MiB of message data per account.
+pub const DEFAULT_ACCOUNT_BYTES: u64 = 32 << 20;
+/// Default [`Quota::account_messages`].
+pub const DEFAULT_ACCOUNT_MESSAGES: u64 = 20_000;
+/// The part of the size limit that new messages may not use (one part in this many), so that
+/// deletes, expiry changes and revocations still work when the store is otherwise full.
+pub const RESERVE_DIVISOR: u64 = 16;
+
+/// What one account may hold. When a new message takes an account over its quota, its oldest
+/// messages in public inboxes (namespaces divisible by 10, where anyone may store) are evicted
+/// to make room; when that is not enough, the new message is refused with
+/// [`StoreError::QuotaExceeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes of message data.
+    pub account_bytes: u64,
+    /// Messages.
+    pub account_messages: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            account_bytes: DEFAULT_ACCOUNT_BYTES,
+            account_messages: DEFAULT_ACCOUNT_MESSAGES,
+        }
+    }
+}
+
+/// What one account holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountUsage {
+    /// Messages (including expired ones not yet swept).
+    pub messages: u64,
+    /// Bytes of message data.
+    pub bytes: u64,
+}
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -17,6 +54,13 @@ pub enum StoreError {
     /// The database reached its size limit; nothing was written.
     #[error("the message store is full")]
     Full,
+    /// The account holds as much as its [`Quota`] allows outside public inboxes; nothing was
+    /// written.
+    #[error("the account's storage quota is used up; delete messages or wait for them to expire")]
+    QuotaExceeded,
+    /// The database file's permissions could not be set.
+    #[error("cannot restrict the database file's permissions: {0}")]
+    Permissions(#[source] std::io::Error),
     /// A value that cannot be stored (e.g. a time beyond the 63-bit range).
     #[error("invalid value: {0}")]
     InvalidInput(&'static str),
@@ -159,6 +203,105 @@ pub struct Usage {
 /// The message store.
 pub struct Store {
     conn: Connection,
+    quota: Quota,
+}
+
+/// Creates the database file readable by its owner only (0600 on Unix) before SQLite opens it,
+/// and narrows an existing one and its `-wal`/`-shm` files. SQLite gives the `-wal` and `-shm`
+/// files it creates the database file's mode.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            match std::fs::metadata(file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Evicts the oldest public-inbox messages of `owner` (never row `keep`) until it is within
+/// `quota`; refuses when that is not enough.
+fn enforce_quota(conn: &Connection, owner: i64, keep: i64, quota: Quota) -> Result<(), StoreError> {
+    let usage = account_usage(conn, owner)?;
+    let over =
+        |u: AccountUsage| u.bytes > quota.account_bytes || u.messages > quota.account_messages;
+    if !over(usage) {
+        return Ok(());
+    }
+    let mut left = usage;
+    let mut victims = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, length(data) FROM messages
+             WHERE owner = ?1 AND namespace % 10 = 0 AND id != ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![owner, keep])?;
+        while over(left) {
+            let Some(row) = rows.next()? else {
+                return Err(StoreError::QuotaExceeded);
+            };
+            let len: i64 = row.get(1)?;
+            victims.push(row.get::<_, i64>(0)?);
+            left.messages = left.messages.saturating_sub(1);
+            left.bytes = left.bytes.saturating_sub(to_u64(len)?);
+        }
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+    for id in victims {
+        delete.execute([id])?;
+    }
+    Ok(())
+}
+
+fn account_usage(conn: &Connection, owner: i64) -> Result<AccountUsage, StoreError> {
+    let (messages, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM messages WHERE owner = ?1",
+        )?
+        .query_row([owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(AccountUsage {
+        messages: to_u64(messages)?,
+        bytes: to_u64(bytes)?,
+    })
+}
+
+/// Refuses a new message of `len` bytes that would eat into the reserve kept for deletes.
+fn check_room(conn: &Connection, len: usize) -> Result<(), StoreError> {
+    let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+    let max: i64 = conn.pragma_query_value(None, "max_page_count", |r| r.get(0))?;
+    let page = to_u64(page)?;
+    let used = to_u64(pages.saturating_sub(free))?.saturating_mul(page);
+    let limit = to_u64(max)?.saturating_mul(page);
+    let usable = limit.saturating_sub(limit / RESERVE_DIVISOR);
+    let wanted = u64::try_from(len).unwrap_or(u64::MAX).saturating_add(page);
+    if used.saturating_add(wanted) > usable {
+        return Err(StoreError::Full);
+    }
+    Ok(())
 }
 
 /// Size of one message in the storage server's retrieve accounting.
@@ -227,9 +370,31 @@ fn is_tombstoned(conn: &Connection, hash: &str) -> Result<bool, StoreError> {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`, limited to about `limit_bytes`.
+    /// Opens (or creates) the store at `path`, limited to about `limit_bytes`, with the
+    /// default [`Quota`]. The file and its `-wal`/`-shm` are readable by their owner only, and
+    /// deleted content is overwritten (`secure_delete`).
     pub fn open(path: &Path, limit_bytes: u64) -> Result<Self, StoreError> {
+        make_private(path).map_err(StoreError::Permissions)?;
         Self::init(Connection::open(path)?, limit_bytes)
+    }
+
+    /// Sets what one account may hold.
+    pub fn set_quota(&mut self, quota: Quota) {
+        self.quota = quota;
+    }
+
+    /// What one account may hold.
+    #[must_use]
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// What `owner` holds.
+    pub fn account_usage(&self, owner: &PrefixedId) -> Result<AccountUsage, StoreError> {
+        match Self::owner_id(&self.conn, owner)? {
+            Some(id) => account_usage(&self.conn, id),
+            None => Ok(AccountUsage::default()),
+        }
     }
 
     /// An in-memory store, for tests and tools.
@@ -241,6 +406,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
         let pages = to_i64(limit_bytes, "size limit")? / page_size.max(512);
@@ -263,7 +429,10 @@ impl Store {
                 schema::VERSION
             ))?;
         }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            quota: Quota::default(),
+        })
     }
 
     fn owner_id(tx: &Connection, owner: &PrefixedId) -> Result<Option<i64>, StoreError> {
@@ -289,6 +458,9 @@ impl Store {
     }
 
     /// Stores a message. `public_outbox` replaces the owner's other messages in that namespace.
+    /// A new message never uses the reserve kept for deletes ([`StoreError::Full`]) and stays
+    /// within the account's [`Quota`], evicting the account's oldest public-inbox messages or
+    /// failing with [`StoreError::QuotaExceeded`].
     pub fn store(
         &mut self,
         msg: &NewMessage,
@@ -329,11 +501,13 @@ impl Store {
                     // The trigger may have removed the owner with its last message.
                 }
                 let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
+                check_room(&tx, msg.data.len())?;
                 tx.execute(
                     "INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![&msg.hash, owner, msg.namespace, ts, expiry, &msg.data],
                 )?;
+                enforce_quota(&tx, owner, tx.last_insert_rowid(), self.quota)?;
                 StoreOutcome::Inserted
             }
         };
@@ -341,8 +515,8 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Inserts replicated messages, ignoring hashes already present or deleted here. Returns how
-    /// many were new.
+    /// Inserts replicated messages, ignoring hashes already present or deleted here, and those
+    /// an account's [`Quota`] has no room for. Returns how many were new.
     pub fn insert_replicated(
         &mut self,
         msgs: &[NewMessage],
@@ -357,7 +531,8 @@ impl Store {
                 continue;
             }
             let owner = Self::ensure_owner(&tx, &msg.owner, msg.swarm_space)?;
-            inserted += tx.execute(
+            check_room(&tx, msg.data.len())?;
+            let new = tx.execute(
                 "INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(hash) DO NOTHING",
                 params![
@@ -369,6 +544,17 @@ impl Store {
                     &msg.data
                 ],
             )?;
+            if new == 0 {
+                continue;
+            }
+            let id = tx.last_insert_rowid();
+            match enforce_quota(&tx, owner, id, self.quota) {
+                Ok(()) => inserted += new,
+                Err(StoreError::QuotaExceeded) => {
+                    tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+                }
+                Err(e) => return Err(e),
+            }
         }
         tx.commit()?;
         Ok(inserted)

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use sotto_identity::{IdPrefix, PrefixedId};
 use sotto_store::{
-    ExpireMode, ExpireResult, NewMessage, RetrieveLimits, Store, StoreError, StoreOutcome,
+    ExpireMode, ExpireResult, NewMessage, Quota, RetrieveLimits, Store, StoreError, StoreOutcome,
 };
 
 fn owner(n: u8) -> PrefixedId {
@@ -411,4 +411,157 @@ fn a_version_1_file_gains_tombstones() {
     assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
     s.delete(&owner(1), &["a".into()]).unwrap();
     assert_eq!(s.tombstoned(&["a".into()]).unwrap(), ["a"]);
+}
+
+fn sized(owner_n: u8, ns: i16, hash: &str, len: usize) -> NewMessage {
+    let mut m = msg(owner_n, ns, hash, 1, 1_000_000);
+    m.data = vec![b'x'; len];
+    m
+}
+
+#[test]
+fn quota_evicts_the_oldest_public_inbox_messages_of_that_account_only() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_quota(Quota {
+        account_bytes: 10_000,
+        account_messages: 1000,
+    });
+    // Another account's message, and a signed (namespace 1) message of the flooded account.
+    s.store(&sized(2, 0, "other", 3000), false).unwrap();
+    s.store(&sized(1, 1, "signed", 3000), false).unwrap();
+    // A flood of public-inbox messages: at most 7000 bytes of them fit beside "signed".
+    for i in 0..10 {
+        s.store(&sized(1, 0, &format!("p{i}"), 2000), false)
+            .unwrap();
+    }
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["p7", "p8", "p9"]);
+    assert_eq!(hashes(&s, 1, 1, None, 0), ["signed"]);
+    assert_eq!(hashes(&s, 2, 0, None, 0), ["other"]);
+    let usage = s.account_usage(&owner(1)).unwrap();
+    assert_eq!(usage.messages, 4);
+    assert_eq!(usage.bytes, 9000);
+}
+
+#[test]
+fn quota_counts_messages_too() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_quota(Quota {
+        account_bytes: 1 << 20,
+        account_messages: 3,
+    });
+    for i in 0..5 {
+        s.store(&sized(1, -20, &format!("m{i}"), 10), false)
+            .unwrap();
+    }
+    assert_eq!(hashes(&s, 1, -20, None, 0), ["m2", "m3", "m4"]);
+}
+
+#[test]
+fn a_signed_namespace_over_quota_is_refused_after_public_messages_are_evicted() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_quota(Quota {
+        account_bytes: 5000,
+        account_messages: 1000,
+    });
+    s.store(&sized(1, 0, "public", 2000), false).unwrap();
+    s.store(&sized(1, 2, "config1", 2000), false).unwrap();
+    // The public message makes room for the signed one.
+    s.store(&sized(1, 2, "config2", 2000), false).unwrap();
+    assert!(hashes(&s, 1, 0, None, 0).is_empty());
+    // Nothing public left to evict: refused, nothing written.
+    let err = s.store(&sized(1, 2, "config3", 2000), false).unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded), "{err:?}");
+    assert_eq!(hashes(&s, 1, 2, None, 0), ["config1", "config2"]);
+    // A public message that cannot fit is refused as well.
+    let err = s.store(&sized(1, 0, "late", 2000), false).unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded), "{err:?}");
+    // Deleting makes room again.
+    s.delete(&owner(1), &["config1".into()]).unwrap();
+    s.store(&sized(1, 2, "config3", 2000), false).unwrap();
+}
+
+#[test]
+fn replicated_messages_respect_the_quota() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.set_quota(Quota {
+        account_bytes: 7000,
+        account_messages: 1000,
+    });
+    s.store(&sized(1, 2, "config1", 2000), false).unwrap();
+    s.store(&sized(1, 2, "config2", 2000), false).unwrap();
+    let batch = [
+        sized(1, 0, "r1", 2000),
+        sized(1, 2, "r2", 2000),
+        sized(3, 0, "r3", 2000),
+    ];
+    // r1 fits; r2 (signed) evicts r1 to fit; r3 belongs to another account.
+    assert_eq!(s.insert_replicated(&batch, 0).unwrap(), 3);
+    assert_eq!(hashes(&s, 3, 0, None, 0), ["r3"]);
+    assert_eq!(hashes(&s, 1, 2, None, 0), ["config1", "config2", "r2"]);
+    assert!(hashes(&s, 1, 0, None, 0).is_empty());
+    // No public message left to evict: a replicated message that does not fit is skipped.
+    let more = [sized(1, 2, "r4", 2000), sized(1, 0, "r5", 2000)];
+    assert_eq!(s.insert_replicated(&more, 0).unwrap(), 0);
+    assert_eq!(hashes(&s, 1, 2, None, 0), ["config1", "config2", "r2"]);
+}
+
+#[test]
+fn deletes_still_work_when_new_messages_no_longer_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("full.db"), 512 * 1024).unwrap();
+    let mut stored = Vec::new();
+    let err = loop {
+        let hash = format!("h{}", stored.len());
+        match s.store(
+            &sized(1 + (stored.len() % 50) as u8, 10, &hash, 6000),
+            false,
+        ) {
+            Ok(_) => stored.push(hash),
+            Err(e) => break e,
+        }
+        assert!(stored.len() < 1000, "the size limit is not enforced");
+    };
+    assert!(matches!(err, StoreError::Full), "{err:?}");
+    // The reserve: deletes (which write tombstones), expiry changes and revocations work.
+    for (i, hash) in stored.iter().enumerate().take(40) {
+        let o = owner(1 + (i % 50) as u8);
+        s.expire(&o, &[(hash.clone(), 5000)], ExpireMode::Set)
+            .unwrap();
+        s.revoke(&o, 0, &[[i as u8; 36]], 1).unwrap();
+        let deleted = s.delete(&o, std::slice::from_ref(hash)).unwrap();
+        assert_eq!(deleted.as_slice(), std::slice::from_ref(hash));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_private_and_deleted_data_is_overwritten() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let marker = b"SECRET-METADATA-".repeat(64);
+    {
+        let mut s = Store::open(&path, 1 << 24).unwrap();
+        let mut m = msg(1, 0, "gone", 1, 1_000_000);
+        m.data = marker.clone();
+        s.store(&m, false).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("store.db{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "store.db{suffix}");
+        }
+    }
+    {
+        // Reopened (the WAL was checkpointed on close), then deleted.
+        let mut s = Store::open(&path, 1 << 24).unwrap();
+        assert_eq!(s.delete(&owner(1), &["gone".into()]).unwrap(), ["gone"]);
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let found = bytes.windows(marker.len()).any(|w| w == marker.as_slice());
+    assert!(!found, "deleted message data is still in the database file");
+    // An existing file readable by others is narrowed.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Store::open(&path, 1 << 24).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }

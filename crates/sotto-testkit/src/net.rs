@@ -78,6 +78,8 @@ pub struct TestnetConfig {
     /// The directory's admission, limit and epoch-rate settings (TOML lines): by default
     /// [`TESTNET_DIRECTORY_LIMITS`]. Replace the whole text to test other settings.
     pub directory_limits: String,
+    /// Every node's `store_limit_mb` (256 by default).
+    pub store_limit_mb: u64,
 }
 
 /// The directory settings of a local testnet: open admission (the harness starts nodes with
@@ -110,6 +112,7 @@ impl TestnetConfig {
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             node_extra_config: String::new(),
             directory_limits: TESTNET_DIRECTORY_LIMITS.to_owned(),
+            store_limit_mb: 256,
         }
     }
 }
@@ -331,10 +334,11 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("node.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = {}\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
             data_dir.display().to_string(),
             self.directory.addr,
             hex::encode(self.directory.pubkey.as_bytes()),
+            self.cfg.store_limit_mb,
             self.cfg.proof_interval_s,
             self.cfg.node_extra_config,
         );

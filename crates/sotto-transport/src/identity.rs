@@ -64,16 +64,16 @@ pub fn load_or_create(
         path: path.clone(),
         source,
     };
+    ensure_private_dir(data_dir).map_err(|source| IdentityError::Io {
+        path: data_dir.to_owned(),
+        source,
+    })?;
     match std::fs::metadata(&path) {
         Ok(_) => Ok(Identity {
             key: load(&path)?,
             created: false,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).map_err(|source| IdentityError::Io {
-                path: data_dir.to_owned(),
-                source,
-            })?;
             let key = Ed25519SecretKey::generate(rng);
             let text = Zeroizing::new(format!("{}\n", hex::encode(key.seed().expose())));
             let mut file = open_new_private(&path).map_err(io)?;
@@ -82,6 +82,29 @@ pub fn load_or_create(
             Ok(Identity { key, created: true })
         }
         Err(e) => Err(io(e)),
+    }
+}
+
+/// Creates `dir` (and missing parents) readable by its owner only (0700 on Unix), or narrows an
+/// existing directory that others could read to 0700: a process's data directory holds its key,
+/// its database and metadata about its users.
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
     }
 }
 
@@ -169,7 +192,22 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+            let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode();
+            assert_eq!(dir_mode & 0o777, 0o700);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_open_data_dir_is_narrowed_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("open");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        load_or_create(&data, &mut OsRng).unwrap();
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     #[test]

@@ -10,5 +10,9 @@ mod tls;
 pub use client::HttpsClient;
 pub use error::TransportError;
 pub use message::{Request, Response};
-pub use server::serve;
+pub use server::{
+    Admission, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_REQUEST_TIMEOUT, RequestHead,
+    ServerLimits, serve, serve_with,
+};
 pub use tls::TlsIdentity;

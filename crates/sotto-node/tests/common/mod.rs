@@ -44,8 +44,16 @@ impl Drop for Net {
 impl Net {
     /// Starts a directory on 127.`subnet`.0.1 and `nodes` nodes on 127.`subnet`.0.11…
     pub fn start(subnet: u8, nodes: usize) -> Self {
+        Self::start_with(subnet, nodes, 256, "")
+    }
+
+    /// [`Net::start`] with a store of `store_limit_mb` and `node_config` appended to every
+    /// node's configuration.
+    pub fn start_with(subnet: u8, nodes: usize, store_limit_mb: u64, node_config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = TestnetConfig::new(dir.path().to_owned(), bin_dir());
+        cfg.node_extra_config = node_config.to_owned();
+        cfg.store_limit_mb = store_limit_mb;
         cfg.nodes = nodes;
         cfg.subnet = subnet;
         // A port unlikely to be taken by another run of the same test on this machine.
