@@ -10,7 +10,14 @@
 //!   and the header `X-Sotto-Next-Row` to resume from.
 //! - `POST /sn/deleted`: catch-up of deletes. JSON `{"hashes": [...]}` (at most
 //!   [`MAX_DELETED_QUERY`] message hashes) asks which of them the peer deleted; the answer is
-//!   `{"deleted": [...]}`, the subset it holds tombstones for.
+//!   `{"deleted": [{"hash": …, "proof": …}, …]}` ([`DeletedAnswer`]): each deleted hash with
+//!   the owner's signed request that deleted it (a [`Forwarded`] request, base64), which the
+//!   asking node verifies before it deletes anything.
+//!
+//! A node serves `/sn/sync` and `/sn/deleted` only for ranges the sender is entitled to: its
+//! own swarm's range under the current list, where this node's swarm holds (or held, before
+//! the list changed) that range. A whole-space range (`lower == upper`) is always refused; a
+//! single swarm asks for its range in two halves.
 
 use serde::{Deserialize, Serialize};
 use sotto_bencode::Value;
@@ -154,6 +161,74 @@ impl Hashes {
     }
 }
 
+/// The largest proof accepted in a `/sn/deleted` answer (a delete request listing many
+/// hashes, bencoded).
+pub const MAX_PROOF_LEN: usize = 256 << 10;
+
+/// One entry of a `/sn/deleted` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedEntry {
+    /// The deleted message's hash.
+    pub hash: String,
+    /// The owner's signed request that deleted it, as forwarded between nodes, base64.
+    pub proof: String,
+}
+
+/// A `/sn/deleted` answer: the hashes asked about that the node deleted, with proofs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedAnswer {
+    /// The entries.
+    pub deleted: Vec<DeletedEntry>,
+}
+
+impl DeletedAnswer {
+    /// An answer of `(hash, proof)` pairs.
+    #[must_use]
+    pub fn new(entries: Vec<(String, Vec<u8>)>) -> Self {
+        use base64::Engine as _;
+        Self {
+            deleted: entries
+                .into_iter()
+                .map(|(hash, proof)| DeletedEntry {
+                    hash,
+                    proof: base64::engine::general_purpose::STANDARD.encode(proof),
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads an answer: at most [`MAX_DELETED_QUERY`] entries, each proof base64 of at most
+    /// [`MAX_PROOF_LEN`] bytes. Returns `(hash, proof)` pairs.
+    pub fn parse(body: &[u8]) -> Result<Vec<(String, Vec<u8>)>, WireError> {
+        use base64::Engine as _;
+        let a: Self =
+            serde_json::from_slice(body).map_err(|e| WireError::Deleted(e.to_string()))?;
+        if a.deleted.len() > MAX_DELETED_QUERY {
+            return Err(WireError::Deleted("too many entries".to_owned()));
+        }
+        a.deleted
+            .into_iter()
+            .map(|e| {
+                if e.proof.len() > MAX_PROOF_LEN / 3 * 4 + 4 || e.hash.len() > MAX_HASH_LEN {
+                    return Err(WireError::Deleted("an entry is too long".to_owned()));
+                }
+                let proof = base64::engine::general_purpose::STANDARD
+                    .decode(&e.proof)
+                    .map_err(|_| WireError::Deleted("a proof is not base64".to_owned()))?;
+                Ok((e.hash, proof))
+            })
+            .collect()
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// Reads the `X-Sotto-Next-Row` header value.
 pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
     let v = value.trim();
@@ -192,6 +267,23 @@ mod tests {
         }
         let long = format!(r#"{{"hashes":["{}"]}}"#, "h".repeat(MAX_HASH_LEN + 1));
         assert!(Hashes::parse(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn deleted_answers() {
+        let a = DeletedAnswer::new(vec![("h".into(), b"proof".to_vec())]);
+        assert_eq!(
+            DeletedAnswer::parse(&a.to_json()).unwrap(),
+            [("h".to_owned(), b"proof".to_vec())]
+        );
+        // A bare list of hashes (a claim without proofs) does not parse.
+        for bad in [
+            &br#"{"deleted":["h"]}"#[..],
+            br#"{"deleted":[{"hash":"h"}]}"#,
+            br#"{"deleted":[{"hash":"h","proof":"!!"}]}"#,
+        ] {
+            assert!(DeletedAnswer::parse(bad).is_err());
+        }
     }
 
     #[test]
