@@ -403,7 +403,7 @@ async fn a_rogue_listed_node_can_neither_dump_nor_inject_and_floods_are_limited(
             Arc::clone(&net),
         );
         tasks.spawn(async move {
-            for _ in 0..150 {
+            for _ in 0..400 {
                 if limited.load(Ordering::Relaxed) > 0 {
                     return;
                 }
