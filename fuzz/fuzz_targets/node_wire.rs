@@ -20,11 +20,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(h) = Hashes::parse(data) {
         assert_eq!(Hashes::parse(&h.to_json()).expect("re-encoded parses"), h);
     }
-    if let Ok(entries) = DeletedAnswer::parse(data) {
+    if let Ok(found) = DeletedAnswer::parse(data) {
         assert_eq!(
-            DeletedAnswer::parse(&DeletedAnswer::new(entries.clone()).to_json())
-                .expect("re-encoded parses"),
-            entries
+            DeletedAnswer::parse(&DeletedAnswer::new(&found).to_json()).expect("re-encoded parses"),
+            found
         );
     }
     let text = String::from_utf8_lossy(data);

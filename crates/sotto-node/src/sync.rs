@@ -11,6 +11,7 @@
 //! whole space never), a pulled message must meet the bounds of a stored message, and a peer's
 //! word that something was deleted deletes nothing.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use sotto_crypto::Ed25519PublicKey;
 use sotto_rpc::replication::{BlobFormat, ReplicatedMessage, encode_blob, parse_blob};
 use sotto_rpc::{AccountId, MessageHash, Namespaces, Request};
-use sotto_store::{MessageHead, NewMessage};
+use sotto_store::{DeletionProofs, MessageHead, NewMessage};
 use sotto_swarm::{NodeListing, SwarmRange, swarm_space};
 use sotto_transport::Response;
 use thiserror::Error;
@@ -152,42 +153,42 @@ fn accept(m: ReplicatedMessage, span: &Span, now_ms: u64) -> Option<NewMessage> 
 }
 
 /// The owner's signed delete request in `proof`, if it is one (`delete`, `delete_all` or
-/// `delete_before`) and covers the message `hash` described by `head`: the same account, the
-/// hash listed (`delete`), or the namespace covered and the message no newer than the request
-/// (`delete_all`) or its `before` (`delete_before`). Returns the request and the time its
-/// signature is checked at (its own time, since it may be old by now).
-fn covering_delete(
-    proof: &[u8],
-    hash: &str,
-    head: &MessageHead,
-    now_ms: u64,
-) -> Option<(Request, u64)> {
+/// `delete_before`), with the time its signature is checked at: its own (`delete_all`'s
+/// timestamp, `delete_before`'s `before`), since it may be old by now; `now_ms` for `delete`,
+/// which signs no time.
+fn delete_request(proof: &[u8], now_ms: u64) -> Option<(Request, u64)> {
     let fwd = Forwarded::parse(proof).ok()?;
     let (request, _) = Request::from_command(&fwd.method, &fwd.params).ok()?;
+    let at = match &request {
+        Request::Delete(_) => now_ms,
+        Request::DeleteAll(r) => r.timestamp,
+        Request::DeleteBefore(r) => r.before,
+        _ => return None,
+    };
+    Some((request, at))
+}
+
+/// Whether the delete `request` covers the message `hash` described by `head`: the same
+/// account, and the hash listed (`delete`), or the namespace covered and the message no newer
+/// than the request (`delete_all`) or its `before` (`delete_before`).
+fn covers(request: &Request, hash: &str, head: &MessageHead) -> bool {
     let owner = AccountId::from(head.owner);
     let in_ns = |ns: &Namespaces| match ns {
         Namespaces::One(n) => n.get() == head.namespace,
         Namespaces::All => true,
     };
-    let at = match &request {
-        Request::Delete(r)
-            if r.account == owner && r.messages.iter().any(|h| h.to_string() == hash) =>
-        {
-            now_ms
+    match request {
+        Request::Delete(r) => {
+            r.account == owner && r.messages.iter().any(|h| h.to_string() == hash)
         }
-        Request::DeleteAll(r)
-            if r.account == owner && in_ns(&r.namespaces) && head.timestamp_ms <= r.timestamp =>
-        {
-            r.timestamp
+        Request::DeleteAll(r) => {
+            r.account == owner && in_ns(&r.namespaces) && head.timestamp_ms <= r.timestamp
         }
-        Request::DeleteBefore(r)
-            if r.account == owner && in_ns(&r.namespaces) && head.timestamp_ms <= r.before =>
-        {
-            r.before
+        Request::DeleteBefore(r) => {
+            r.account == owner && in_ns(&r.namespaces) && head.timestamp_ms <= r.before
         }
-        _ => return None,
-    };
-    Some((request, at))
+        _ => false,
+    }
 }
 
 impl Node {
@@ -282,22 +283,35 @@ impl Node {
         let query = Hashes::parse(&req.body).map_err(|_| NodeError::PeerBody("deleted query"))?;
         let view = self.view();
         let theirs = self.entitled_range(&view, &sender)?;
-        let proofs = self.with_store(|s| s.deletion_proofs(&query.hashes))?;
-        let entitled = |proof: &[u8]| {
-            let Ok(fwd) = Forwarded::parse(proof) else {
-                return false;
+        let found = self.with_store(|s| s.deletion_proofs(&query.hashes))?;
+        // Each proof once: is its account in the sender's range and held here?
+        let entitled: Vec<bool> = found
+            .proofs
+            .iter()
+            .map(|proof| {
+                Forwarded::parse(proof)
+                    .ok()
+                    .and_then(|fwd| Request::from_command(&fwd.method, &fwd.params).ok())
+                    .and_then(|(r, _)| r.account().map(|a| swarm_space(a.key())))
+                    .is_some_and(|space| theirs.contains(space) && self.holds(&view, space))
+            })
+            .collect();
+        let mut answer = DeletionProofs::default();
+        let mut moved: BTreeMap<usize, usize> = BTreeMap::new();
+        for (hash, i) in found.hashes {
+            let (Some(true), Some(proof)) = (entitled.get(i).copied(), found.proofs.get(i)) else {
+                continue;
             };
-            Request::from_command(&fwd.method, &fwd.params)
-                .ok()
-                .and_then(|(r, _)| r.account().map(|a| swarm_space(a.key())))
-                .is_some_and(|space| theirs.contains(space) && self.holds(&view, space))
-        };
-        let answer: Vec<(String, Vec<u8>)> =
-            proofs.into_iter().filter(|(_, p)| entitled(p)).collect();
+            let at = *moved.entry(i).or_insert_with(|| {
+                answer.proofs.push(proof.clone());
+                answer.proofs.len().saturating_sub(1)
+            });
+            answer.hashes.push((hash, at));
+        }
         Ok(Response::bytes(
             200,
             "application/json",
-            DeletedAnswer::new(answer).to_json(),
+            DeletedAnswer::new(&answer).to_json(),
         ))
     }
 
@@ -333,13 +347,28 @@ impl Node {
             }
             let gone =
                 DeletedAnswer::parse(&resp.body).map_err(|_| SyncError::Malformed("deleted"))?;
+            // Each proof is parsed and its signature verified once.
+            let verified: Vec<Option<Request>> = gone
+                .proofs
+                .iter()
+                .map(|proof| {
+                    let (request, at) = delete_request(proof, now)?;
+                    self.check(&request, at, false).ok()?;
+                    Some(request)
+                })
+                .collect();
             let mut ignored = 0usize;
-            for (hash, proof) in gone {
+            for (hash, i) in &gone.hashes {
                 // Only hashes that were asked about count, and only with a proof that holds.
-                if !query.hashes.contains(&hash) {
+                if !query.hashes.contains(hash) {
                     continue;
                 }
-                if self.apply_deletion_proof(&hash, &proof, now)? {
+                let (Some(Some(request)), Some(proof)) = (verified.get(*i), gone.proofs.get(*i))
+                else {
+                    ignored += 1;
+                    continue;
+                };
+                if self.apply_deletion_proof(hash, request, proof)? {
                     purged += 1;
                 } else {
                     ignored += 1;
@@ -352,22 +381,18 @@ impl Node {
         }
     }
 
-    /// Deletes the message `hash` if `proof` is the owner's signed delete request covering it
-    /// and its signature verifies (sotto-rpc's checks, at the request's own time, with the
-    /// account's current revocations). Returns whether the message was deleted.
+    /// Deletes the message `hash` if `request` (the owner's delete, whose signature the caller
+    /// verified; `proof` is its bytes) covers it. Returns whether the message was deleted.
     pub(crate) fn apply_deletion_proof(
         &self,
         hash: &str,
+        request: &Request,
         proof: &[u8],
-        now_ms: u64,
     ) -> Result<bool, NodeError> {
         let Some(head) = self.with_store(|s| s.message_head(hash))? else {
             return Ok(false);
         };
-        let Some((request, at)) = covering_delete(proof, hash, &head, now_ms) else {
-            return Ok(false);
-        };
-        if self.check(&request, at, false).is_err() {
+        if !covers(request, hash, &head) {
             return Ok(false);
         }
         self.with_store(|s| s.delete_proven(&head.owner, hash, proof))

@@ -37,6 +37,7 @@ use sotto_node::wire::{DeletedAnswer, Forwarded, Hashes, NEXT_ROW_HEADER, SyncRe
 use sotto_rpc::replication::{BlobFormat, ReplicatedMessage, encode_blob, parse_blob};
 use sotto_rpc::request::{Delete, Lifetime, Store};
 use sotto_rpc::{AccountId, MessageHash, Namespace, Request, Signer};
+use sotto_store::DeletionProofs;
 use sotto_swarm::{SwarmId, SwarmIds, swarm_space};
 use sotto_transport::{HttpsClient, Response, TlsIdentity};
 
@@ -272,8 +273,7 @@ async fn a_rogue_listed_node_can_neither_dump_nor_inject_and_floods_are_limited(
     let r = rogue_peer.post(&net, VICTIM, "/sn/deleted", query).await;
     assert_eq!(r.status, 200, "{}", text(&r));
     let proofs = DeletedAnswer::parse(&r.body).unwrap();
-    assert_eq!(proofs.len(), 1);
-    assert_eq!(proofs[0].0, gone.to_string());
+    assert_eq!(proofs.hashes, [(gone.to_string(), 0)]);
 
     // INJECT through storage_cc.
     let now = sotto_node::unix_now_ms();
@@ -557,20 +557,18 @@ async fn a_rogue_catch_up_source_can_neither_wipe_nor_inject() {
                                     .to_string()
                                     .into_bytes()
                             } else {
-                                let entries = q
-                                    .hashes
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, h)| {
-                                        let proof = if i % 2 == 0 {
-                                            forged_proof.clone()
-                                        } else {
-                                            real_other_proof.clone()
-                                        };
-                                        (h.clone(), proof)
-                                    })
-                                    .collect();
-                                DeletedAnswer::new(entries).to_json()
+                                // Proof 0 is forged (signed by another key), proof 1
+                                // is real but deletes another message.
+                                let found = DeletionProofs {
+                                    hashes: q
+                                        .hashes
+                                        .iter()
+                                        .enumerate()
+                                        .map(|(i, h)| (h.clone(), i % 2))
+                                        .collect(),
+                                    proofs: vec![forged_proof.clone(), real_other_proof.clone()],
+                                };
+                                DeletedAnswer::new(&found).to_json()
                             };
                             Response::bytes(200, "application/json", body)
                         }

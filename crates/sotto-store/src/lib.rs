@@ -4,6 +4,7 @@ mod schema;
 mod store;
 
 pub use store::{
-    ExpireMode, ExpireResult, MAX_REVOKED_PER_ACCOUNT, MessageHead, NewMessage, RangeMessage,
-    RetrieveLimits, RetrievePage, Store, StoreError, StoreOutcome, StoredMessage, Usage,
+    DeletionProofs, ExpireMode, ExpireResult, MAX_REVOKED_PER_ACCOUNT, MessageHead, NewMessage,
+    RangeMessage, RetrieveLimits, RetrievePage, Store, StoreError, StoreOutcome, StoredMessage,
+    Usage,
 };

@@ -145,6 +145,30 @@ pub struct RangeMessage {
     pub message: NewMessage,
 }
 
+/// Deleted hashes with the proofs of their deletes, each proof once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletionProofs {
+    /// Each deleted hash with the index of its proof in `proofs`.
+    pub hashes: Vec<(String, usize)>,
+    /// The proofs (opaque to the store).
+    pub proofs: Vec<Vec<u8>>,
+}
+
+impl DeletionProofs {
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Each hash with its proof.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.hashes
+            .iter()
+            .filter_map(|(h, i)| self.proofs.get(*i).map(|p| (h.as_str(), p.as_slice())))
+    }
+}
+
 /// What a node needs to know of a stored message to judge a delete of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageHead {
@@ -690,21 +714,35 @@ impl Store {
         Ok(attached)
     }
 
-    /// Which of `hashes` were deleted here with a known proof, and that proof (what a node
-    /// that missed the delete may verify and apply). Tombstones without a proof are left out.
-    pub fn deletion_proofs(&self, hashes: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.proof FROM tombstones t JOIN delete_proofs p ON p.id = t.proof
-             WHERE t.hash = ?1",
-        )?;
-        let mut out = Vec::new();
+    /// Which of `hashes` were deleted here with a known proof, and those proofs, each once
+    /// (what a node that missed the deletes may verify and apply). Tombstones without a proof
+    /// are left out.
+    pub fn deletion_proofs(&self, hashes: &[String]) -> Result<DeletionProofs, StoreError> {
+        let mut ids = self
+            .conn
+            .prepare_cached("SELECT proof FROM tombstones WHERE hash = ?1 AND proof IS NOT NULL")?;
+        let mut bytes = self
+            .conn
+            .prepare_cached("SELECT proof FROM delete_proofs WHERE id = ?1")?;
+        let mut out = DeletionProofs::default();
+        let mut index: BTreeMap<i64, usize> = BTreeMap::new();
         for hash in hashes {
-            if let Some(proof) = stmt
-                .query_row([hash], |r| r.get::<_, Vec<u8>>(0))
-                .optional()?
-            {
-                out.push((hash.clone(), proof));
-            }
+            let Some(id) = ids.query_row([hash], |r| r.get::<_, i64>(0)).optional()? else {
+                continue;
+            };
+            let at = match index.get(&id) {
+                Some(at) => *at,
+                None => {
+                    let Some(proof) = bytes.query_row([id], |r| r.get(0)).optional()? else {
+                        continue;
+                    };
+                    out.proofs.push(proof);
+                    let at = out.proofs.len().saturating_sub(1);
+                    index.insert(id, at);
+                    at
+                }
+            };
+            out.hashes.push((hash.clone(), at));
         }
         Ok(out)
     }
