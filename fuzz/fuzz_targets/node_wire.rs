@@ -1,11 +1,11 @@
 //! Node-to-node inputs: the signed headers, the forwarded-request body, the sync request, the
-//! deleted-hashes query and the next-row header. Never panic; what parses re-encodes to something that parses the same
+//! deleted-hashes query and answer, and the next-row header. Never panic; what parses re-encodes to something that parses the same
 //! (decode → encode → decode).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sotto_node::peer_auth::{NODE_HEADER, PeerHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use sotto_node::wire::{Forwarded, Hashes, SyncRequest, parse_next_row};
+use sotto_node::wire::{DeletedAnswer, Forwarded, Hashes, SyncRequest, parse_next_row};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(f) = Forwarded::parse(data) {
@@ -19,6 +19,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(h) = Hashes::parse(data) {
         assert_eq!(Hashes::parse(&h.to_json()).expect("re-encoded parses"), h);
+    }
+    if let Ok(found) = DeletedAnswer::parse(data) {
+        assert_eq!(
+            DeletedAnswer::parse(&DeletedAnswer::new(&found).to_json()).expect("re-encoded parses"),
+            found
+        );
     }
     let text = String::from_utf8_lossy(data);
     if let Ok(row) = parse_next_row(&text) {
@@ -40,6 +46,6 @@ fuzz_target!(|data: &[u8]| {
             PeerHeaders::parse(&h.to_headers()).expect("re-encoded parses"),
             h
         );
-        let _ = h.verify("/sn/sync", data, h.timestamp);
+        let _ = h.verify(&h.node, "/sn/sync", data, h.timestamp);
     }
 });

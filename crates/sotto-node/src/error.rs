@@ -29,6 +29,16 @@ pub enum NodeError {
     /// A node-to-node request body that does not parse.
     #[error("invalid node request: {0}")]
     PeerBody(&'static str),
+    /// 403: a node-to-node request only a member of this node's swarm may make.
+    #[error("sender is not in this node's swarm")]
+    NotSwarmPeer,
+    /// 403: a forwarded request for an account this node's swarm does not own.
+    #[error("account is not owned by this node's swarm")]
+    NotOwned,
+    /// 403: a catch-up request for a range the sender is not entitled to (the whole space,
+    /// or a range outside the sender's own swarm or this node's).
+    #[error("range refused: {0}")]
+    RangeRefused(&'static str),
     /// 429.
     #[error("Too Many Requests")]
     RateLimited,
@@ -64,10 +74,11 @@ impl NodeError {
                 | PeerAuthError::Duplicate(_)
                 | PeerAuthError::Malformed(_) => 400,
                 PeerAuthError::BadSignature => 401,
-                PeerAuthError::UnknownNode => 403,
+                PeerAuthError::UnknownNode | PeerAuthError::WrongAddress => 403,
                 PeerAuthError::Stale => 406,
             },
             Self::PeerBody(_) => 400,
+            Self::NotSwarmPeer | Self::NotOwned | Self::RangeRefused(_) => 403,
             Self::RateLimited => 429,
             Self::TooManyHashes { .. } => 400,
             Self::NotFound => 404,

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey};
 use sotto_onion::X25519Keypair;
 use sotto_store::{Store, StoreError};
-use sotto_swarm::NodeListing;
+use sotto_swarm::{NodeListing, SwarmRange};
 use sotto_transport::{HttpsClient, Request, RequestHead, Response, ServerLimits, TransportError};
 
 use crate::error::NodeError;
@@ -105,6 +105,7 @@ pub struct Node {
     pub(crate) onion_key: X25519Keypair,
     store: Mutex<Store>,
     view: RwLock<Arc<NetworkView>>,
+    previous_range: RwLock<Option<SwarmRange>>,
     limiter: Mutex<RateLimiter>,
     pub(crate) client: HttpsClient,
 }
@@ -123,6 +124,7 @@ impl Node {
             onion_key: X25519Keypair::from_ed25519(&key),
             pubkey,
             view: RwLock::new(Arc::new(NetworkView::empty(pubkey))),
+            previous_range: RwLock::new(None),
             key,
             store: Mutex::new(store),
             limiter: Mutex::new(RateLimiter::new()),
@@ -155,6 +157,13 @@ impl Node {
             .view
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (held, now) = (guard.my_range(), new.my_range());
+        if held.is_some() && held != now {
+            *self
+                .previous_range
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = held;
+        }
         std::mem::replace(&mut *guard, new)
     }
 
@@ -214,18 +223,37 @@ impl Node {
         }
     }
 
-    /// Checks a node-to-node request's signed headers; returns the sender's listing.
+    /// Checks a node-to-node request; returns the sender's listing. The cheap checks come
+    /// first: the named sender must be in the current list and the connection must come from
+    /// its listed address, and it takes a token from the sender's bucket; only then are the
+    /// clock and the signature over the body checked.
     pub(crate) fn authenticate_peer(
         &self,
         req: &Request,
         now_ms: u64,
     ) -> Result<NodeListing, NodeError> {
         let headers = PeerHeaders::parse(&req.headers)?;
-        headers.verify(path_only(&req.path), &req.body, now_ms)?;
-        self.view()
+        let listing = self
+            .view()
             .node(&headers.node)
             .cloned()
-            .ok_or(NodeError::PeerAuth(PeerAuthError::UnknownNode))
+            .ok_or(NodeError::PeerAuth(PeerAuthError::UnknownNode))?;
+        if req.peer.ip().to_canonical() != IpAddr::V4(listing.public_ip()) {
+            return Err(PeerAuthError::WrongAddress.into());
+        }
+        self.allow_node(headers.node, now_ms)?;
+        headers.verify(&self.pubkey, path_only(&req.path), &req.body, now_ms)?;
+        Ok(listing)
+    }
+
+    /// The swarm-space range this node's swarm owned before the current list, if that list
+    /// changed it (a node that handed part of its range to a new swarm serves it to that
+    /// swarm's catch-up).
+    pub(crate) fn previous_range(&self) -> Option<SwarmRange> {
+        *self
+            .previous_range
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// POSTs a signed node-to-node request to `peer`.
@@ -236,7 +264,13 @@ impl Node {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<Response, TransportError> {
-        let signed = peer_auth::sign(&self.key, path, unix_now_ms(), &body);
+        let signed = peer_auth::sign(
+            &self.key,
+            &peer.pubkey_ed25519(),
+            path,
+            unix_now_ms(),
+            &body,
+        );
         let mut headers: Vec<(&str, &str)> = signed
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

@@ -66,7 +66,6 @@ impl Node {
         now_ms: u64,
     ) -> Result<Response, NodeError> {
         let sender = self.authenticate_peer(req, now_ms)?;
-        self.allow_node(sender.pubkey_ed25519(), now_ms)?;
         tracing::debug!(peer = %req.peer.ip(), from = %short(&sender.pubkey_ed25519()), "onion request from a node");
         Ok(match OnionRequest::from_node_frame(&req.body) {
             Ok(onion) => self.onion(&onion, now_ms).await,

@@ -1,7 +1,10 @@
 //! Node-to-node request signing: `X-Sotto-Node` (the sender's Ed25519 key, hex),
 //! `X-Sotto-Timestamp` (ms) and `X-Sotto-Signature` (base64 Ed25519 signature over
-//! `path ‖ timestamp ‖ body`). The receiver checks the signature, the clock (±60 s) and that
-//! the sender is in its current node list.
+//! [`signed_message`]: a context tag, the recipient's key, and the length-prefixed path,
+//! timestamp and body). Naming the recipient means a signed request cannot be replayed to a
+//! third node; the tag keeps these signatures apart from every other use of the node key.
+//! The receiver checks that the sender is listed (and calls from its listed address) before
+//! anything else, then the clock (±60 s) and the signature.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -39,6 +42,9 @@ pub enum PeerAuthError {
     /// The sender is not in the receiver's current node list.
     #[error("sender is not a listed service node")]
     UnknownNode,
+    /// The request does not come from the sender's listed address.
+    #[error("request does not come from the sender's listed address")]
+    WrongAddress,
 }
 
 /// The signed headers of one node-to-node request, parsed.
@@ -52,19 +58,47 @@ pub struct PeerHeaders {
     pub signature: Signature,
 }
 
-fn message(path: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
+/// The context tag that starts every node-to-node request signature.
+pub const CONTEXT: &[u8] = b"sotto-node-request-v1";
+
+fn put(m: &mut Vec<u8>, part: &[u8]) {
+    m.extend_from_slice(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+    m.extend_from_slice(part);
+}
+
+/// The bytes a request to `recipient` at `path` with `body`, signed at `timestamp`, signs:
+/// `CONTEXT ‖ 0 ‖ recipient (32 bytes) ‖ len ‖ path ‖ len ‖ timestamp (decimal) ‖ len ‖ body`,
+/// each `len` a big-endian u64.
+#[must_use]
+pub fn signed_message(
+    recipient: &Ed25519PublicKey,
+    path: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> Vec<u8> {
     let ts = timestamp.to_string();
-    let mut m = Vec::with_capacity(path.len() + ts.len() + body.len());
-    m.extend_from_slice(path.as_bytes());
-    m.extend_from_slice(ts.as_bytes());
-    m.extend_from_slice(body);
+    let mut m =
+        Vec::with_capacity(CONTEXT.len() + 1 + 32 + 24 + path.len() + ts.len() + body.len());
+    m.extend_from_slice(CONTEXT);
+    m.push(0);
+    m.extend_from_slice(&recipient.0);
+    put(&mut m, path.as_bytes());
+    put(&mut m, ts.as_bytes());
+    put(&mut m, body);
     m
 }
 
-/// The three headers for a request to `path` with `body`, signed at `now_ms`.
+/// The three headers for a request to the node `recipient` at `path` with `body`, signed at
+/// `now_ms`.
 #[must_use]
-pub fn sign(key: &Ed25519SecretKey, path: &str, now_ms: u64, body: &[u8]) -> Vec<(String, String)> {
-    let sig = key.sign(&message(path, now_ms, body));
+pub fn sign(
+    key: &Ed25519SecretKey,
+    recipient: &Ed25519PublicKey,
+    path: &str,
+    now_ms: u64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let sig = key.sign(&signed_message(recipient, path, now_ms, body));
     vec![
         (NODE_HEADER.to_owned(), hex::encode(key.public_key().0)),
         (TIMESTAMP_HEADER.to_owned(), now_ms.to_string()),
@@ -120,14 +154,24 @@ impl PeerHeaders {
         })
     }
 
-    /// Checks the clock and the signature over `path ‖ timestamp ‖ body`. Whether the sender is
-    /// listed is the caller's check.
-    pub fn verify(&self, path: &str, body: &[u8], now_ms: u64) -> Result<(), PeerAuthError> {
+    /// Checks the clock and the signature of a request to `recipient` (the receiving node's
+    /// own key) at `path` with `body`. Whether the sender is listed is the caller's check, made
+    /// first because it is cheap.
+    pub fn verify(
+        &self,
+        recipient: &Ed25519PublicKey,
+        path: &str,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<(), PeerAuthError> {
         if self.timestamp.abs_diff(now_ms) > TOLERANCE_MS {
             return Err(PeerAuthError::Stale);
         }
         self.node
-            .verify(&message(path, self.timestamp, body), &self.signature)
+            .verify(
+                &signed_message(recipient, path, self.timestamp, body),
+                &self.signature,
+            )
             .map_err(|_| PeerAuthError::BadSignature)
     }
 
@@ -153,23 +197,39 @@ mod tests {
     fn sign_parse_verify() {
         let key = Ed25519SecretKey::from_seed(&[3; 32]);
         let now = 1_700_000_000_000;
-        let headers = sign(&key, "/sn/sync", now, b"body");
+        let to = Ed25519SecretKey::from_seed(&[4; 32]).public_key();
+        let third = Ed25519SecretKey::from_seed(&[5; 32]).public_key();
+        let headers = sign(&key, &to, "/sn/sync", now, b"body");
         let parsed = PeerHeaders::parse(&headers).unwrap();
         assert_eq!(parsed.node, key.public_key());
         assert_eq!(PeerHeaders::parse(&parsed.to_headers()).unwrap(), parsed);
-        parsed.verify("/sn/sync", b"body", now + 59_000).unwrap();
+        parsed
+            .verify(&to, "/sn/sync", b"body", now + 59_000)
+            .unwrap();
         assert_eq!(
-            parsed.verify("/sn/sync", b"body", now + 61_000),
+            parsed.verify(&to, "/sn/sync", b"body", now + 61_000),
             Err(PeerAuthError::Stale)
         );
         assert_eq!(
-            parsed.verify("/sn/onion", b"body", now),
+            parsed.verify(&to, "/sn/onion", b"body", now),
             Err(PeerAuthError::BadSignature)
         );
         assert_eq!(
-            parsed.verify("/sn/sync", b"bodx", now),
+            parsed.verify(&to, "/sn/sync", b"bodx", now),
             Err(PeerAuthError::BadSignature)
         );
+        // Replayed to a third node: refused.
+        assert_eq!(
+            parsed.verify(&third, "/sn/sync", b"body", now),
+            Err(PeerAuthError::BadSignature)
+        );
+        // Moving bytes between the path and the body changes the signed bytes.
+        assert_ne!(
+            signed_message(&to, "/sn/sync", now, b"body"),
+            signed_message(&to, "/sn/syncb", now, b"ody")
+        );
+        // The signed bytes are not an unframed `path ‖ timestamp ‖ body`.
+        assert!(!signed_message(&to, "/p", 1, b"x").starts_with(b"/p"));
         // Header names in another case are accepted.
         let upper: Vec<_> = headers
             .iter()
@@ -181,7 +241,7 @@ mod tests {
     #[test]
     fn malformed_headers() {
         let key = Ed25519SecretKey::from_seed(&[3; 32]);
-        let good = sign(&key, "/p", 1, b"");
+        let good = sign(&key, &key.public_key(), "/p", 1, b"");
         let with = |name: &str, value: &str| -> Vec<(String, String)> {
             good.iter()
                 .map(|(k, v)| {

@@ -113,6 +113,20 @@ fn affected(ns: Namespaces, map: BTreeMap<i16, Vec<String>>) -> Affected {
     }
 }
 
+/// What a tombstone keeps of the owner's signed delete request: the request as forwarded
+/// between swarm peers (`wire::Forwarded`), which any node can parse and verify again.
+pub(crate) fn delete_proof(request: &Request) -> Vec<u8> {
+    Forwarded {
+        method: request.method().name().to_owned(),
+        params: request.params_bencoded(),
+    }
+    .encode()
+}
+
+fn flat(map: &BTreeMap<i16, Vec<String>>) -> Vec<String> {
+    map.values().flatten().cloned().collect()
+}
+
 /// The subaccount token a request is signed with, if any.
 fn subaccount_token(req: &Request) -> Option<SubaccountToken> {
     let auth = match req {
@@ -388,7 +402,12 @@ impl Node {
     }
 
     /// Bounds and signature checks, with the account's revocation of the request's token.
-    fn check(&self, request: &Request, now_ms: u64, forwarded: bool) -> Result<(), NodeError> {
+    pub(crate) fn check(
+        &self,
+        request: &Request,
+        now_ms: u64,
+        forwarded: bool,
+    ) -> Result<(), NodeError> {
         let listed = listed_hashes(request);
         if listed > MAX_HASHES_PER_REQUEST {
             return Err(NodeError::TooManyHashes { listed });
@@ -519,12 +538,20 @@ impl Node {
         now_ms: u64,
     ) -> Result<Response, NodeError> {
         let sender = self.authenticate_peer(req, now_ms)?;
+        let view = self.view();
+        if view.my_swarm().is_none() || Some(sender.swarm_id()) != view.my_swarm() {
+            return Err(NodeError::NotSwarmPeer);
+        }
         let fwd =
             Forwarded::parse(&req.body).map_err(|_| NodeError::PeerBody("storage_cc body"))?;
         let (request, _) = Request::from_command(&fwd.method, &fwd.params)?;
         let method = request.method();
         if !method.is_recursive() {
             return Err(NodeError::PeerBody("not a recursive method"));
+        }
+        let account = request.account().ok_or(RpcError::Internal)?;
+        if view.ownership(account) != Ownership::Mine {
+            return Err(NodeError::NotOwned);
         }
         self.check(&request, now_ms, true)?;
         let result = self.execute(&request, now_ms)?;
@@ -565,7 +592,11 @@ impl Node {
             }
             Request::Delete(r) => {
                 let owner = owner_of(&r.account)?;
-                let deleted = self.with_store(|s| s.delete(&owner, &hashes(&r.messages)))?;
+                let deleted = self.with_store(|s| {
+                    let deleted = s.delete(&owner, &hashes(&r.messages))?;
+                    s.attach_delete_proof(&delete_proof(request), &deleted)?;
+                    Ok(deleted)
+                })?;
                 Ok(NodeResult::Delete(DeleteResult::sign(
                     key,
                     r,
@@ -574,7 +605,11 @@ impl Node {
             }
             Request::DeleteAll(r) => {
                 let owner = owner_of(&r.account)?;
-                let map = self.with_store(|s| s.delete_all(&owner, ns_filter(r.namespaces)))?;
+                let map = self.with_store(|s| {
+                    let map = s.delete_all(&owner, ns_filter(r.namespaces))?;
+                    s.attach_delete_proof(&delete_proof(request), &flat(&map))?;
+                    Ok(map)
+                })?;
                 Ok(NodeResult::Bulk(BulkResult::sign(
                     key,
                     &r.account,
@@ -584,8 +619,11 @@ impl Node {
             }
             Request::DeleteBefore(r) => {
                 let owner = owner_of(&r.account)?;
-                let map = self
-                    .with_store(|s| s.delete_before(&owner, ns_filter(r.namespaces), r.before))?;
+                let map = self.with_store(|s| {
+                    let map = s.delete_before(&owner, ns_filter(r.namespaces), r.before)?;
+                    s.attach_delete_proof(&delete_proof(request), &flat(&map))?;
+                    Ok(map)
+                })?;
                 Ok(NodeResult::Bulk(BulkResult::sign(
                     key,
                     &r.account,

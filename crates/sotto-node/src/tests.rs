@@ -71,6 +71,17 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The fixture plus a swarm peer of the node (seed 3, at 127.0.0.3), returned as the third
+/// key.
+fn fixture_with_peer() -> (Fixture, Ed25519SecretKey) {
+    let f = fixture();
+    let peer = Ed25519SecretKey::from_seed(&[3; 32]);
+    let mut list = f.node.view().list().clone();
+    list.nodes.push(listing(&peer, 3, 22021, 0));
+    f.node.set_view(NetworkView::new(f.key.public_key(), list));
+    (f, peer)
+}
+
 /// A Session account whose messages live in swarm `swarm` of the fixture.
 fn account_in(swarm: u64) -> Account {
     (0u8..=255)
@@ -437,14 +448,20 @@ fn signed_http(
     body: Vec<u8>,
     now: u64,
 ) -> sotto_transport::Request {
+    // Each fixture key calls from its listed address, 127.0.0.<seed>.
+    let seed = (2u8..=3)
+        .find(|i| Ed25519SecretKey::from_seed(&[*i; 32]).public_key() == from.public_key())
+        .unwrap_or(9);
     let mut req = http(path, body.clone(), 2);
-    req.headers = peer_auth::sign(from, path, now, &body);
+    req.peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, seed)), 5555);
+    let to = Ed25519SecretKey::from_seed(&[1; 32]).public_key();
+    req.headers = peer_auth::sign(from, &to, path, now, &body);
     req
 }
 
 #[tokio::test]
 async fn forwarded_requests_need_a_listed_signer() {
-    let f = fixture();
+    let (f, peer) = fixture_with_peer();
     let alice = account_in(0);
     let store = Request::from(store_req(&alice, Namespace::DEFAULT, b"fwd", DAY));
     let body = Forwarded {
@@ -467,16 +484,34 @@ async fn forwarded_requests_need_a_listed_signer() {
         )
         .await;
     assert_eq!(r.status, 403);
-    let mut tampered = signed_http(&f.other, "/sn/storage_cc", body.clone(), NOW);
+    // A listed node of another swarm: 403 (only swarm peers forward).
+    let r = f
+        .node
+        .handle(
+            signed_http(&f.other, "/sn/storage_cc", body.clone(), NOW),
+            NOW,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", text(&r));
+    // A listed peer calling from an address that is not its listed one: 403.
+    let mut moved = signed_http(&peer, "/sn/storage_cc", body.clone(), NOW);
+    moved.peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 5555);
+    let r = f.node.handle(moved, NOW).await;
+    assert_eq!(r.status, 403, "{}", text(&r));
+    // Signed for another recipient: 401.
+    let mut elsewhere = signed_http(&peer, "/sn/storage_cc", body.clone(), NOW);
+    elsewhere.headers = peer_auth::sign(&peer, &f.other.public_key(), "/sn/storage_cc", NOW, &body);
+    assert_eq!(f.node.handle(elsewhere, NOW).await.status, 401);
+    let mut tampered = signed_http(&peer, "/sn/storage_cc", body.clone(), NOW);
     tampered.body = Bytes::from([&body[..], b" "].concat());
     assert_eq!(f.node.handle(tampered, NOW).await.status, 401);
-    let stale = signed_http(&f.other, "/sn/storage_cc", body.clone(), NOW - 61_000);
+    let stale = signed_http(&peer, "/sn/storage_cc", body.clone(), NOW - 61_000);
     assert_eq!(f.node.handle(stale, NOW).await.status, 406);
     assert_eq!(stored(&f), 0);
     // A listed peer's forwarded store runs here and answers this node's signed result.
     let r = f
         .node
-        .handle(signed_http(&f.other, "/sn/storage_cc", body, NOW), NOW)
+        .handle(signed_http(&peer, "/sn/storage_cc", body, NOW), NOW)
         .await;
     assert_eq!(r.status, 200, "{}", text(&r));
     let result = NodeResult::parse(Method::Store, &r.body, Encoding::Bencode).unwrap();
@@ -484,6 +519,20 @@ async fn forwarded_requests_need_a_listed_signer() {
         panic!()
     };
     s.verify(&f.key.public_key(), &req).unwrap();
+    assert_eq!(stored(&f), 1);
+    // A store for an account of the other swarm is refused, even from a peer.
+    let bob = account_in(OTHER_SWARM);
+    let foreign = Request::from(store_req(&bob, Namespace::DEFAULT, b"fwd", DAY));
+    let body = Forwarded {
+        method: "store".into(),
+        params: foreign.params_bencoded(),
+    }
+    .encode();
+    let r = f
+        .node
+        .handle(signed_http(&peer, "/sn/storage_cc", body, NOW), NOW)
+        .await;
+    assert_eq!(r.status, 403, "{}", text(&r));
     assert_eq!(stored(&f), 1);
     // A non-recursive method is refused.
     let body = Forwarded {
@@ -493,14 +542,14 @@ async fn forwarded_requests_need_a_listed_signer() {
     .encode();
     let r = f
         .node
-        .handle(signed_http(&f.other, "/sn/storage_cc", body, NOW), NOW)
+        .handle(signed_http(&peer, "/sn/storage_cc", body, NOW), NOW)
         .await;
     assert_eq!(r.status, 400);
 }
 
 #[tokio::test]
 async fn sync_pages_resume() {
-    let f = fixture();
+    let (f, peer) = fixture_with_peer();
     let alice = account_in(0);
     let now = sotto_node_now();
     for i in 0..5u8 {
@@ -525,16 +574,17 @@ async fn sync_pages_resume() {
     let mut after = 0i64;
     let mut got = 0;
     for _ in 0..10 {
+        let range = f.node.view().my_range().unwrap();
         let body = SyncRequest {
-            lower: 0,
-            upper: 0,
+            lower: range.lower_exclusive(),
+            upper: range.upper_inclusive(),
             after_row: after,
             max_bytes: 2500,
         }
         .to_json();
         let r = f
             .node
-            .handle(signed_http(&f.other, "/sn/sync", body, now), now)
+            .handle(signed_http(&peer, "/sn/sync", body, now), now)
             .await;
         assert_eq!(r.status, 200, "{}", text(&r));
         let msgs = sotto_rpc::replication::parse_blob(&r.body).unwrap();
@@ -548,9 +598,33 @@ async fn sync_pages_resume() {
     assert_eq!(got, 5);
     let bad = f
         .node
-        .handle(signed_http(&f.other, "/sn/sync", b"{}".to_vec(), now), now)
+        .handle(signed_http(&peer, "/sn/sync", b"{}".to_vec(), now), now)
         .await;
     assert_eq!(bad.status, 400);
+    // The whole space, a range of the other swarm, or a node of the other swarm asking for
+    // its own range: 403, nothing served.
+    let other = f.node.view().range_of(SwarmId(OTHER_SWARM)).unwrap();
+    for (from, lower, upper) in [
+        (&peer, 0, 0),
+        (&peer, 5, 5),
+        (&peer, other.lower_exclusive(), other.upper_inclusive()),
+        (&f.other, other.lower_exclusive(), other.upper_inclusive()),
+        (&f.other, 0, 0),
+    ] {
+        let body = SyncRequest {
+            lower,
+            upper,
+            after_row: 0,
+            max_bytes: 1 << 20,
+        }
+        .to_json();
+        let r = f
+            .node
+            .handle(signed_http(from, "/sn/sync", body, now), now)
+            .await;
+        assert_eq!(r.status, 403, "{lower}..{upper}: {}", text(&r));
+        assert!(sotto_rpc::replication::parse_blob(&r.body).is_err());
+    }
 }
 
 fn sotto_node_now() -> u64 {

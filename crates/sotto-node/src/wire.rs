@@ -10,10 +10,18 @@
 //!   and the header `X-Sotto-Next-Row` to resume from.
 //! - `POST /sn/deleted`: catch-up of deletes. JSON `{"hashes": [...]}` (at most
 //!   [`MAX_DELETED_QUERY`] message hashes) asks which of them the peer deleted; the answer is
-//!   `{"deleted": [...]}`, the subset it holds tombstones for.
+//!   `{"deleted": [{"hash": …, "proof": i}, …], "proofs": [base64, …]}` ([`DeletedAnswer`]):
+//!   each deleted hash with the owner's signed request that deleted it (a [`Forwarded`]
+//!   request, each once), which the asking node verifies before it deletes anything.
+//!
+//! A node serves `/sn/sync` and `/sn/deleted` only for ranges the sender is entitled to: its
+//! own swarm's range under the current list, where this node's swarm holds (or held, before
+//! the list changed) that range. A whole-space range (`lower == upper`) is always refused; a
+//! single swarm asks for its range in two halves.
 
 use serde::{Deserialize, Serialize};
 use sotto_bencode::Value;
+use sotto_store::DeletionProofs;
 use thiserror::Error;
 
 /// The header carrying the row to resume a sync from.
@@ -154,6 +162,95 @@ impl Hashes {
     }
 }
 
+/// The largest proof accepted in a `/sn/deleted` answer (a delete request listing many
+/// hashes, bencoded).
+pub const MAX_PROOF_LEN: usize = 256 << 10;
+
+/// One entry of a `/sn/deleted` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedEntry {
+    /// The deleted message's hash.
+    pub hash: String,
+    /// The index in [`DeletedAnswer::proofs`] of the owner's signed request that deleted it.
+    pub proof: usize,
+}
+
+/// A `/sn/deleted` answer: the hashes asked about that the node deleted, each pointing to the
+/// owner's signed request that deleted it (as forwarded between nodes, base64; each request
+/// once, however many hashes it deleted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedAnswer {
+    /// The entries.
+    pub deleted: Vec<DeletedEntry>,
+    /// The proofs, base64.
+    pub proofs: Vec<String>,
+}
+
+impl DeletedAnswer {
+    /// The answer for these deletes.
+    #[must_use]
+    pub fn new(found: &DeletionProofs) -> Self {
+        use base64::Engine as _;
+        Self {
+            deleted: found
+                .hashes
+                .iter()
+                .map(|(hash, proof)| DeletedEntry {
+                    hash: hash.clone(),
+                    proof: *proof,
+                })
+                .collect(),
+            proofs: found
+                .proofs
+                .iter()
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
+                .collect(),
+        }
+    }
+
+    /// Reads an answer: at most [`MAX_DELETED_QUERY`] entries and as many proofs, each proof
+    /// base64 of at most [`MAX_PROOF_LEN`] bytes, every index pointing to a proof.
+    pub fn parse(body: &[u8]) -> Result<DeletionProofs, WireError> {
+        use base64::Engine as _;
+        let a: Self =
+            serde_json::from_slice(body).map_err(|e| WireError::Deleted(e.to_string()))?;
+        if a.deleted.len() > MAX_DELETED_QUERY || a.proofs.len() > MAX_DELETED_QUERY {
+            return Err(WireError::Deleted("too many entries".to_owned()));
+        }
+        let proofs = a
+            .proofs
+            .iter()
+            .map(|p| {
+                if p.len() > MAX_PROOF_LEN / 3 * 4 + 4 {
+                    return Err(WireError::Deleted("a proof is too long".to_owned()));
+                }
+                base64::engine::general_purpose::STANDARD
+                    .decode(p)
+                    .map_err(|_| WireError::Deleted("a proof is not base64".to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hashes = a
+            .deleted
+            .into_iter()
+            .map(|e| {
+                if e.hash.is_empty() || e.hash.len() > MAX_HASH_LEN || e.proof >= proofs.len() {
+                    return Err(WireError::Deleted("a malformed entry".to_owned()));
+                }
+                Ok((e.hash, e.proof))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DeletionProofs { hashes, proofs })
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// Reads the `X-Sotto-Next-Row` header value.
 pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
     let v = value.trim();
@@ -192,6 +289,32 @@ mod tests {
         }
         let long = format!(r#"{{"hashes":["{}"]}}"#, "h".repeat(MAX_HASH_LEN + 1));
         assert!(Hashes::parse(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn deleted_answers() {
+        let found = DeletionProofs {
+            hashes: vec![("h".into(), 0), ("i".into(), 0), ("j".into(), 1)],
+            proofs: vec![b"proof".to_vec(), b"other".to_vec()],
+        };
+        let a = DeletedAnswer::new(&found);
+        assert_eq!(a.proofs.len(), 2);
+        assert_eq!(DeletedAnswer::parse(&a.to_json()).unwrap(), found);
+        // A bare list of hashes (a claim without proofs) does not parse; nor an index
+        // without its proof.
+        for bad in [
+            &br#"{"deleted":["h"]}"#[..],
+            br#"{"deleted":[{"hash":"h"}],"proofs":[]}"#,
+            br#"{"deleted":[{"hash":"h","proof":0}],"proofs":[]}"#,
+            br#"{"deleted":[{"hash":"h","proof":0}],"proofs":["!!"]}"#,
+            br#"{"deleted":[{"hash":"","proof":0}],"proofs":["AA=="]}"#,
+        ] {
+            assert!(
+                DeletedAnswer::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

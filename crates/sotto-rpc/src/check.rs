@@ -4,13 +4,13 @@
 //! list.
 
 use crate::auth::{Auth, Permission};
-use crate::error::RpcError;
+use crate::error::{ParseError, RpcError};
 use crate::request::{
-    DeleteAll, DeleteBefore, Expire, ExpireAll, ExpireMode, Method, Request, Retrieve, Store,
-    SubaccountRevocation,
+    DeleteAll, DeleteBefore, Expire, ExpireAll, ExpireMode, MAX_DATA_LEN, Method, Request,
+    Retrieve, Store, SubaccountRevocation,
 };
 use crate::subaccount::{SubaccountFlags, SubaccountToken};
-use crate::{AccountId, TTL_MAX_PRIVATE_MS, TTL_MIN_MS};
+use crate::{AccountId, Namespace, TTL_MAX_PRIVATE_MS, TTL_MIN_MS};
 
 /// How far a store timestamp may be ahead of the node, or its expiry behind: 10 s.
 pub const STORE_TOLERANCE_MS: u64 = 10_000;
@@ -115,18 +115,13 @@ impl Store {
     /// now − 10 s (406); outside public inboxes a signature (401) made within ±60 s (406) by
     /// the owner or a subaccount with write (and delete, for a public outbox) (401).
     pub fn check(&self, ctx: &NodeContext<'_>) -> Result<(), RpcError> {
-        let expiry = self.expiry();
-        let ttl_ok = expiry
-            .checked_sub(self.timestamp)
-            .is_some_and(|ttl| (TTL_MIN_MS..=self.namespace.max_ttl_ms()).contains(&ttl));
-        if !ttl_ok {
-            return Err(RpcError::InvalidTtl);
-        }
-        if self.timestamp > ctx.now_ms.saturating_add(STORE_TOLERANCE_MS)
-            || expiry < ctx.now_ms.saturating_sub(STORE_TOLERANCE_MS)
-        {
-            return Err(RpcError::ClockSkew);
-        }
+        check_message_bounds(
+            self.namespace,
+            self.timestamp,
+            self.expiry(),
+            self.data.len(),
+            ctx.now_ms,
+        )?;
         if self.namespace.is_public_inbox() {
             return Ok(());
         }
@@ -153,6 +148,61 @@ impl Store {
             &permission(ctx, required),
         )
     }
+}
+
+/// The bounds every stored message meets, whoever hands it to the node (a client's `store`, a
+/// swarm peer's replica or catch-up page): data at most [`MAX_DATA_LEN`] bytes (400), TTL in
+/// [10 s, the namespace's maximum] (403), timestamp at most 10 s ahead of `now_ms` and expiry
+/// at most 10 s behind it (406). A store's signature is checked separately ([`Store::check`]).
+pub fn check_message_bounds(
+    namespace: Namespace,
+    timestamp: u64,
+    expiry: u64,
+    data_len: usize,
+    now_ms: u64,
+) -> Result<(), RpcError> {
+    if data_len > MAX_DATA_LEN {
+        return Err(RpcError::Malformed(ParseError::DataTooLarge));
+    }
+    let ttl_ok = expiry
+        .checked_sub(timestamp)
+        .is_some_and(|ttl| (TTL_MIN_MS..=namespace.max_ttl_ms()).contains(&ttl));
+    if !ttl_ok {
+        return Err(RpcError::InvalidTtl);
+    }
+    if timestamp > now_ms.saturating_add(STORE_TOLERANCE_MS)
+        || expiry < now_ms.saturating_sub(STORE_TOLERANCE_MS)
+    {
+        return Err(RpcError::ClockSkew);
+    }
+    Ok(())
+}
+
+/// The bounds a copy of a stored message meets when one node hands it to another (catch-up):
+/// data at most [`MAX_DATA_LEN`] bytes (400); timestamp at most 10 s ahead of `now_ms` (406);
+/// expiry no later than the longest any message may live from now, 30 days (the cap of a
+/// store's TTL in every namespace and of `expire`), plus 10 s (403). Its TTL is not checked
+/// against the namespace's: `expire` may have moved the expiry since the store.
+pub fn check_replica_bounds(
+    timestamp: u64,
+    expiry: u64,
+    data_len: usize,
+    now_ms: u64,
+) -> Result<(), RpcError> {
+    if data_len > MAX_DATA_LEN {
+        return Err(RpcError::Malformed(ParseError::DataTooLarge));
+    }
+    if timestamp > now_ms.saturating_add(STORE_TOLERANCE_MS) {
+        return Err(RpcError::ClockSkew);
+    }
+    if expiry
+        > now_ms
+            .saturating_add(TTL_MAX_PRIVATE_MS)
+            .saturating_add(STORE_TOLERANCE_MS)
+    {
+        return Err(RpcError::InvalidTtl);
+    }
+    Ok(())
 }
 
 impl Retrieve {

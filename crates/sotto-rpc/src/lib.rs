@@ -21,6 +21,7 @@ pub use auth::{Auth, Permission, Signer};
 pub use check::{
     NodeContext, RETRIEVE_MAX_SIZE, RETRIEVE_MESSAGE_OVERHEAD, RetrieveLimits,
     SIGNATURE_TOLERANCE_FORWARDED_MS, SIGNATURE_TOLERANCE_MS, STORE_TOLERANCE_MS,
+    check_message_bounds, check_replica_bounds,
 };
 pub use error::{AuthError, ParseError, RpcError};
 pub use hash::{MESSAGE_HASH_LEN, MessageHash};

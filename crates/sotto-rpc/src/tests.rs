@@ -1805,3 +1805,42 @@ fn debug_never_shows_message_data() {
         assert!(shown.contains("data_len: 11"), "{shown}");
     }
 }
+
+#[test]
+fn replica_bounds() {
+    let ok = |ts, exp, len| check_replica_bounds(ts, exp, len, NOW);
+    assert_eq!(ok(NOW, NOW + DAY, 10), Ok(()));
+    // An old message whose expiry `expire` moved: still fine.
+    assert_eq!(ok(NOW - 90 * DAY, NOW + 29 * DAY, 10), Ok(()));
+    assert_eq!(
+        ok(NOW, NOW + 30 * DAY + STORE_TOLERANCE_MS, MAX_DATA_LEN),
+        Ok(())
+    );
+    assert_eq!(
+        ok(NOW, NOW + 30 * DAY + STORE_TOLERANCE_MS + 1, 10),
+        Err(RpcError::InvalidTtl)
+    );
+    assert_eq!(ok(NOW, u64::MAX, 10), Err(RpcError::InvalidTtl));
+    assert_eq!(
+        ok(NOW + STORE_TOLERANCE_MS + 1, NOW + DAY, 10),
+        Err(RpcError::ClockSkew)
+    );
+    assert_eq!(
+        ok(NOW, NOW + DAY, MAX_DATA_LEN + 1),
+        Err(RpcError::Malformed(ParseError::DataTooLarge))
+    );
+    // A client's store: the namespace's TTL too.
+    let public = Namespace::DEFAULT;
+    assert_eq!(
+        check_message_bounds(public, NOW, NOW + 14 * DAY, 1, NOW),
+        Ok(())
+    );
+    assert_eq!(
+        check_message_bounds(public, NOW, NOW + 15 * DAY, 1, NOW),
+        Err(RpcError::InvalidTtl)
+    );
+    assert_eq!(
+        check_message_bounds(Namespace::new(1), NOW, NOW + 30 * DAY, 1, NOW),
+        Ok(())
+    );
+}

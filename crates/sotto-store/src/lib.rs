@@ -4,7 +4,8 @@ mod schema;
 mod store;
 
 pub use store::{
-    AccountUsage, DEFAULT_ACCOUNT_BYTES, DEFAULT_ACCOUNT_MESSAGES, ExpireMode, ExpireResult,
-    MAX_REVOKED_PER_ACCOUNT, NewMessage, Quota, RESERVE_DIVISOR, RangeMessage, RetrieveLimits,
-    RetrievePage, Store, StoreError, StoreOutcome, StoredMessage, Usage,
+    AccountUsage, DEFAULT_ACCOUNT_BYTES, DEFAULT_ACCOUNT_MESSAGES, DeletionProofs, ExpireMode,
+    ExpireResult, MAX_REVOKED_PER_ACCOUNT, MessageHead, NewMessage, Quota, RESERVE_DIVISOR,
+    RangeMessage, RetrieveLimits, RetrievePage, Store, StoreError, StoreOutcome, StoredMessage,
+    Usage,
 };

@@ -1,6 +1,6 @@
-//! The database schema. Version 2; older files migrate forward from `user_version`.
+//! The database schema. Version 3; older files migrate forward from `user_version`.
 
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// Version 2: hashes of deleted messages, kept until the message would have expired, so that a
 /// copy held by a node that missed the delete is neither taken back in nor kept.
@@ -10,6 +10,18 @@ CREATE TABLE tombstones (
     expiry INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX tombstones_expiry ON tombstones(expiry);
+";
+
+/// Version 3: the owner's signed request behind a tombstone (a delete, `delete_all` or
+/// `delete_before`, as forwarded between nodes), so that a delete spreads to nodes that missed
+/// it only as something they can verify. One request may stand behind many tombstones.
+/// Tombstones made before version 3 have none and are kept, but never handed on.
+pub(crate) const DELETE_PROOFS: &str = "
+CREATE TABLE delete_proofs (
+    id INTEGER PRIMARY KEY,
+    proof BLOB NOT NULL UNIQUE
+);
+ALTER TABLE tombstones ADD COLUMN proof INTEGER;
 ";
 
 pub(crate) const SCHEMA: &str = "

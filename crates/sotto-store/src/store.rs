@@ -189,6 +189,41 @@ pub struct RangeMessage {
     pub message: NewMessage,
 }
 
+/// Deleted hashes with the proofs of their deletes, each proof once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletionProofs {
+    /// Each deleted hash with the index of its proof in `proofs`.
+    pub hashes: Vec<(String, usize)>,
+    /// The proofs (opaque to the store).
+    pub proofs: Vec<Vec<u8>>,
+}
+
+impl DeletionProofs {
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Each hash with its proof.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.hashes
+            .iter()
+            .filter_map(|(h, i)| self.proofs.get(*i).map(|p| (h.as_str(), p.as_slice())))
+    }
+}
+
+/// What a node needs to know of a stored message to judge a delete of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageHead {
+    /// The account it is stored for.
+    pub owner: PrefixedId,
+    /// The namespace.
+    pub namespace: i16,
+    /// The sender's timestamp, ms.
+    pub timestamp_ms: u64,
+}
+
 /// How much the store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -361,6 +396,17 @@ fn bury(conn: &Connection, hash: &str, expiry: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The row of `proof` in `delete_proofs`, added if new.
+fn proof_id(conn: &Connection, proof: &[u8]) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO delete_proofs (proof) VALUES (?1) ON CONFLICT(proof) DO NOTHING",
+    )?
+    .execute([proof])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM delete_proofs WHERE proof = ?1")?
+        .query_row([proof], |r| r.get(0))?)
+}
+
 fn is_tombstoned(conn: &Connection, hash: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM tombstones WHERE hash = ?1")?
@@ -419,8 +465,14 @@ impl Store {
             });
         }
         let missing = match version {
-            0 => format!("{}{}", schema::SCHEMA, schema::TOMBSTONES),
-            1 => schema::TOMBSTONES.to_owned(),
+            0 => format!(
+                "{}{}{}",
+                schema::SCHEMA,
+                schema::TOMBSTONES,
+                schema::DELETE_PROOFS
+            ),
+            1 => format!("{}{}", schema::TOMBSTONES, schema::DELETE_PROOFS),
+            2 => schema::DELETE_PROOFS.to_owned(),
             _ => String::new(),
         };
         if !missing.is_empty() {
@@ -804,6 +856,11 @@ impl Store {
             .execute("DELETE FROM messages WHERE expiry <= ?1", [now])?;
         self.conn
             .execute("DELETE FROM tombstones WHERE expiry <= ?1", [now])?;
+        self.conn.execute(
+            "DELETE FROM delete_proofs WHERE NOT EXISTS
+             (SELECT 1 FROM tombstones t WHERE t.proof = delete_proofs.id)",
+            [],
+        )?;
         Ok(swept)
     }
 
@@ -818,20 +875,111 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes the messages with these hashes, whoever owns them, leaving tombstones (a peer
-    /// reported them deleted). Returns how many were here.
-    pub fn delete_hashes(&mut self, hashes: &[String]) -> Result<usize, StoreError> {
+    /// Keeps `proof` (the owner's signed request that deleted them, opaque here) with the
+    /// tombstones of `hashes`, where they have none yet. Returns how many tombstones took it.
+    pub fn attach_delete_proof(
+        &mut self,
+        proof: &[u8],
+        hashes: &[String],
+    ) -> Result<usize, StoreError> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
         let tx = self.conn.transaction()?;
-        let mut deleted = 0;
+        let id = proof_id(&tx, proof)?;
+        let mut attached = 0;
         {
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM messages WHERE hash = ?1 RETURNING expiry")?;
+            let mut stmt = tx.prepare_cached(
+                "UPDATE tombstones SET proof = ?2 WHERE hash = ?1 AND proof IS NULL",
+            )?;
             for hash in hashes {
-                let expiry: Option<i64> = stmt.query_row([hash], |r| r.get(0)).optional()?;
-                if let Some(expiry) = expiry {
-                    bury(&tx, hash, expiry)?;
-                    deleted += 1;
+                attached += stmt.execute(params![hash, id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(attached)
+    }
+
+    /// Which of `hashes` were deleted here with a known proof, and those proofs, each once
+    /// (what a node that missed the deletes may verify and apply). Tombstones without a proof
+    /// are left out.
+    pub fn deletion_proofs(&self, hashes: &[String]) -> Result<DeletionProofs, StoreError> {
+        let mut ids = self
+            .conn
+            .prepare_cached("SELECT proof FROM tombstones WHERE hash = ?1 AND proof IS NOT NULL")?;
+        let mut bytes = self
+            .conn
+            .prepare_cached("SELECT proof FROM delete_proofs WHERE id = ?1")?;
+        let mut out = DeletionProofs::default();
+        let mut index: BTreeMap<i64, usize> = BTreeMap::new();
+        for hash in hashes {
+            let Some(id) = ids.query_row([hash], |r| r.get::<_, i64>(0)).optional()? else {
+                continue;
+            };
+            let at = match index.get(&id) {
+                Some(at) => *at,
+                None => {
+                    let Some(proof) = bytes.query_row([id], |r| r.get(0)).optional()? else {
+                        continue;
+                    };
+                    out.proofs.push(proof);
+                    let at = out.proofs.len().saturating_sub(1);
+                    index.insert(id, at);
+                    at
                 }
+            };
+            out.hashes.push((hash.clone(), at));
+        }
+        Ok(out)
+    }
+
+    /// The owner, namespace and timestamp of the message with this hash, if it is here.
+    pub fn message_head(&self, hash: &str) -> Result<Option<MessageHead>, StoreError> {
+        let row: Option<(Vec<u8>, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT o.pubkey, m.namespace, m.timestamp FROM messages m
+                 JOIN owners o ON o.id = m.owner WHERE m.hash = ?1",
+            )?
+            .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        row.map(|(pubkey, ns, ts)| {
+            Ok(MessageHead {
+                owner: PrefixedId::from_bytes(&pubkey)
+                    .map_err(|_| StoreError::Corrupt("owner pubkey"))?,
+                namespace: to_ns(ns)?,
+                timestamp_ms: to_u64(ts)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Deletes `owner`'s message `hash` because of a delete made elsewhere, whose signed
+    /// request `proof` the caller has verified; the tombstone keeps the proof. Returns whether
+    /// the message was here.
+    pub fn delete_proven(
+        &mut self,
+        owner: &PrefixedId,
+        hash: &str,
+        proof: &[u8],
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut deleted = false;
+        if let Some(owner_id) = Self::owner_id(&tx, owner)? {
+            let expiry: Option<i64> = tx
+                .prepare_cached(
+                    "DELETE FROM messages WHERE owner = ?1 AND hash = ?2 RETURNING expiry",
+                )?
+                .query_row(params![owner_id, hash], |r| r.get(0))
+                .optional()?;
+            if let Some(expiry) = expiry {
+                bury(&tx, hash, expiry)?;
+                let id = proof_id(&tx, proof)?;
+                tx.execute(
+                    "UPDATE tombstones SET proof = ?2 WHERE hash = ?1 AND proof IS NULL",
+                    params![hash, id],
+                )?;
+                deleted = true;
             }
         }
         tx.commit()?;

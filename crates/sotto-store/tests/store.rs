@@ -379,10 +379,41 @@ fn a_node_purges_what_a_peer_deleted() {
         .map(|(_, h)| h)
         .collect();
     assert_eq!(mine, ["a", "b", "c"]);
-    let gone = peer.tombstoned(&mine).unwrap();
-    assert_eq!(here.delete_hashes(&gone).unwrap(), 2);
+    // Tombstones without a proof are never handed on.
+    assert!(peer.deletion_proofs(&mine).unwrap().is_empty());
+    assert_eq!(
+        peer.attach_delete_proof(b"signed delete", &["b".into(), "c".into()])
+            .unwrap(),
+        2
+    );
+    // A second proof does not replace the first.
+    assert_eq!(
+        peer.attach_delete_proof(b"other", &["b".into()]).unwrap(),
+        0
+    );
+    let gone = peer.deletion_proofs(&mine).unwrap();
+    // One request behind two tombstones: handed out once.
+    assert_eq!(gone.proofs, [b"signed delete".to_vec()]);
+    assert_eq!(gone.hashes, [("b".to_owned(), 0), ("c".to_owned(), 0)]);
+    let head = here.message_head("b").unwrap().unwrap();
+    assert_eq!(
+        (head.owner, head.namespace, head.timestamp_ms),
+        (owner(1), 0, 10)
+    );
+    assert!(here.message_head("zz").unwrap().is_none());
+    // Only the named owner's message goes.
+    assert!(
+        !here
+            .delete_proven(&owner(2), "b", b"signed delete")
+            .unwrap()
+    );
+    for (hash, proof) in gone.pairs() {
+        assert!(here.delete_proven(&owner(1), hash, proof).unwrap());
+    }
     assert_eq!(hashes(&here, 1, 0, None, 0), ["a"]);
     assert_eq!(here.tombstoned(&mine).unwrap(), ["b", "c"]);
+    // The proof travels on with the tombstone, and goes when the tombstone does.
+    assert_eq!(here.deletion_proofs(&mine).unwrap(), gone);
     // Paging: rows after the first, limited.
     let page = here.hashes_after(0, u64::MAX, 0, 1, 0).unwrap();
     assert_eq!(page.len(), 1);
@@ -391,6 +422,8 @@ fn a_node_purges_what_a_peer_deleted() {
             .unwrap()
             .is_empty()
     );
+    here.sweep_expired(1000).unwrap();
+    assert!(here.deletion_proofs(&mine).unwrap().is_empty());
 }
 
 #[test]
@@ -404,8 +437,10 @@ fn a_version_1_file_gains_tombstones() {
     // Make it a version-1 file: no tombstones table.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE tombstones; PRAGMA user_version = 1;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE tombstones; DROP TABLE delete_proofs; PRAGMA user_version = 1;",
+        )
+        .unwrap();
     }
     let mut s = Store::open(&path, 1 << 20).unwrap();
     assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
@@ -564,4 +599,40 @@ fn files_are_private_and_deleted_data_is_overwritten() {
     drop(Store::open(&path, 1 << 24).unwrap());
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_version_2_file_gains_delete_proofs_and_keeps_its_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let mut s = Store::open(&path, 1 << 20).unwrap();
+        s.store(&msg(1, 0, "a", 10, 1000), false).unwrap();
+        s.store(&msg(1, 0, "b", 10, 1000), false).unwrap();
+        s.delete(&owner(1), &["b".into()]).unwrap();
+    }
+    // Make it a version-2 file: tombstones without proofs.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE delete_proofs; ALTER TABLE tombstones DROP COLUMN proof;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path, 1 << 20).unwrap();
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
+    let both: Vec<String> = vec!["a".into(), "b".into()];
+    assert_eq!(s.tombstoned(&both).unwrap(), ["b"]);
+    assert!(s.deletion_proofs(&both).unwrap().is_empty());
+    s.delete(&owner(1), &["a".into()]).unwrap();
+    s.attach_delete_proof(b"p", &["a".into()]).unwrap();
+    let proofs = s.deletion_proofs(&both).unwrap();
+    assert_eq!(proofs.pairs().collect::<Vec<_>>(), [("a", b"p".as_slice())]);
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3);
 }
