@@ -215,7 +215,7 @@ impl<N: Network> Shared<N> {
         let counted = match answer {
             Ok(response) => Some(tally(&request, &response)),
             Err(e) => {
-                tracing::info!(account = %job.store.account.short(), error = %e, "store failed");
+                tracing::info!(error = %e, "store failed");
                 None
             }
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sotto_crypto::OsRng;
 use sotto_store::Store;
-use sotto_transport::{HttpsClient, TlsIdentity, serve};
+use sotto_transport::{HttpsClient, TargetPolicy, TlsIdentity, serve};
 use thiserror::Error;
 
 use crate::config::NodeConfig;
@@ -75,7 +75,12 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
             source,
         })?;
     let tls = TlsIdentity::new(&key)?;
-    let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
+    let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()))
+        .with_target_policy(if config.allow_private_targets {
+            TargetPolicy::AllowPrivate
+        } else {
+            TargetPolicy::PublicOnly
+        });
     if let Some(path) = &config.server_ca_file {
         let pem = std::fs::read(path).map_err(|source| RunError::ServerCa {
             path: path.clone(),

@@ -75,6 +75,9 @@ pub struct TestnetConfig {
     pub log_filter: String,
     /// Lines appended to every node's configuration file (e.g. `server_ca_file = "…"`).
     pub node_extra_config: String,
+    /// Whether nodes proxy onion requests to loopback and private addresses
+    /// (`allow_private_targets`): on by default, since a testnet's servers live on loopback.
+    pub allow_private_targets: bool,
 }
 
 impl TestnetConfig {
@@ -91,6 +94,7 @@ impl TestnetConfig {
             decommission_after_s: 10,
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             node_extra_config: String::new(),
+            allow_private_targets: true,
         }
     }
 }
@@ -311,11 +315,12 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("node.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = 256\nproof_interval_s = {}\nlist_poll_interval_s = 1\nallow_private_targets = {}\n{}",
             data_dir.display().to_string(),
             self.directory.addr,
             hex::encode(self.directory.pubkey.as_bytes()),
             self.cfg.proof_interval_s,
+            self.cfg.allow_private_targets,
             self.cfg.node_extra_config,
         );
         write_private(&config, &text)?;
