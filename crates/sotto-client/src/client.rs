@@ -223,7 +223,7 @@ impl<N: Network> Shared<N> {
                 return Ok(self.engine().record_refusal(job.id)?);
             }
             Err(e) => {
-                tracing::info!(account = %job.store.account.short(), error = %e, "store failed");
+                tracing::info!(error = %e, "store failed");
                 None
             }
         };

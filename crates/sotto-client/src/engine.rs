@@ -669,7 +669,7 @@ impl Engine {
             for m in messages {
                 let hash = MessageHash::compute(&own_account, Namespace::DEFAULT, &m.data);
                 if hash != m.hash {
-                    tracing::warn!(hash = %m.hash, "skipped a message whose hash does not match its data");
+                    tracing::warn!("skipped a message whose hash does not match its data");
                     events.push(Event::Skipped {
                         hash: m.hash,
                         reason: crate::SkipReason::HashMismatch { claimed: m.hash },
@@ -695,7 +695,7 @@ impl Engine {
                 match applied {
                     Ok(()) => events.append(&mut applied_events),
                     Err(Stop::Skip(reason)) => {
-                        tracing::warn!(%hash, %reason, "skipped a received message");
+                        tracing::warn!(%reason, "skipped a received message");
                         events.push(Event::Skipped { hash, reason });
                     }
                     Err(Stop::Db(e)) => return Err(e),

@@ -38,6 +38,10 @@ list_poll_interval_s = 2
 # Optional: a PEM file of extra root certificates to trust when proxying onion requests
 # to https:// servers (a private deployment's CA). The Mozilla roots are always trusted.
 # server_ca_file = "/etc/sotto/private-ca.pem"
+# Optional: let onion requests be proxied to loopback, private (RFC 1918, CGNAT),
+# link-local and other non-public addresses (default false: such targets get the same
+# 502 as an unreachable server). Only for a loopback testnet or a private deployment.
+# allow_private_targets = false
 "#;
 
 /// Default `store_limit_mb`.
@@ -107,6 +111,7 @@ struct RawConfig {
     proof_interval_s: Option<u64>,
     list_poll_interval_s: Option<u64>,
     server_ca_file: Option<PathBuf>,
+    allow_private_targets: Option<bool>,
 }
 
 /// A validated node configuration.
@@ -134,6 +139,9 @@ pub struct NodeConfig {
     pub list_poll_interval: Duration,
     /// Extra PEM root certificates for `https://` onion targets, besides the Mozilla roots.
     pub server_ca_file: Option<PathBuf>,
+    /// Whether onion requests may be proxied to non-public addresses (loopback, private,
+    /// link-local, …) after the target's host is resolved. Off by default.
+    pub allow_private_targets: bool,
 }
 
 fn invalid(field: &'static str, value: impl ToString, reason: &'static str) -> ConfigError {
@@ -283,6 +291,7 @@ impl NodeConfig {
             proof_interval: Duration::from_secs(proof),
             list_poll_interval: Duration::from_secs(poll),
             server_ca_file: raw.server_ca_file.filter(|p| !p.as_os_str().is_empty()),
+            allow_private_targets: raw.allow_private_targets.unwrap_or(false),
         })
     }
 
@@ -364,6 +373,12 @@ mod tests {
             c.proof_interval,
             Duration::from_secs(DEFAULT_PROOF_INTERVAL_S)
         );
+        assert!(
+            !c.allow_private_targets,
+            "private targets are refused by default"
+        );
+        let allowed = NodeConfig::parse(&format!("{text}allow_private_targets = true\n")).unwrap();
+        assert!(allowed.allow_private_targets);
     }
 
     #[test]

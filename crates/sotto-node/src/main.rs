@@ -51,7 +51,8 @@ fn after_help() -> String {
 FILES:\n  DATA_DIR/identity.key  the Ed25519 seed (64 hex digits), created on first start, mode 0600\n  \
 DATA_DIR/store.db      the message store (SQLite, WAL)\n\n\
 LOGGING:\n  Set RUST_LOG (e.g. RUST_LOG=debug or RUST_LOG=sotto_node=debug); the default is info.\n  \
-Logs never contain message bodies, secret keys or client addresses.\n"
+Logs never contain message bodies, secret keys or client addresses, at any level;\n  \
+strings that come from clients are truncated and escaped.\n"
     )
 }
 

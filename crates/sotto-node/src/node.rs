@@ -319,7 +319,12 @@ impl Node {
             _ => Err(NodeError::NotFound),
         };
         result.unwrap_or_else(|e| {
-            tracing::debug!(path = %path_only(&req.path), status = e.status(), error = %e, "request refused");
+            tracing::debug!(
+                path = %loggable(path_only(&req.path)),
+                status = e.status(),
+                error = %loggable(&e.to_string()),
+                "request refused"
+            );
             e.to_response()
         })
     }
@@ -344,4 +349,22 @@ pub fn version_string() -> String {
 /// The path without its query.
 pub(crate) fn path_only(path: &str) -> &str {
     path.split_once('?').map_or(path, |(p, _)| p)
+}
+
+/// The most characters of an untrusted string that [`loggable`] keeps.
+const MAX_LOGGED_LEN: usize = 160;
+
+/// A string that may carry a client's bytes (a path, an error naming a field or method),
+/// made safe to log: at most [`MAX_LOGGED_LEN`] characters, control and non-ASCII
+/// characters escaped, so one request cannot write fake lines or flood the log.
+pub(crate) fn loggable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_LOGGED_LEN)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().nth(MAX_LOGGED_LEN).is_some() {
+        out.push('…');
+    }
+    out
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sotto_crypto::OsRng;
-use sotto_onion::{Decision, OnionError, OnionRequest, OpenedLayer, ReplyBody, seal_v3};
+use sotto_onion::{
+    Decision, OnionError, OnionRequest, OpenedLayer, RelayError, ReplyBody, relay_error, seal_v3,
+};
 use sotto_rpc::Request;
 use sotto_transport::{Response, TransportError};
 
@@ -33,6 +35,17 @@ fn sealed(
     }
 }
 
+/// A 502 for a next node this hop cannot find or reach. The text names the node, so it is
+/// sealed with this layer's key for the client (Sotto's extension, see
+/// `sotto_onion::relay_error`): the hops before this one pass it back without reading it.
+fn relay_failed(layer: &OpenedLayer, text: String) -> Response {
+    let error = RelayError { status: 502, text };
+    match relay_error::seal(layer.reply_key(), &error, &mut OsRng) {
+        Ok(body) => Response::bytes(502, "text/plain; charset=utf-8", body),
+        Err(_) => Response::text(502, "Next node not reachable"),
+    }
+}
+
 fn passthrough(resp: Response) -> Response {
     let ct = resp
         .header("content-type")
@@ -52,7 +65,8 @@ impl Node {
         if !admitted {
             self.allow_client(req.peer.ip(), now_ms)?;
         }
-        tracing::debug!(peer = %req.peer.ip(), "onion request from a client");
+        // Never the client's address, at any level (a guard's log would link it to timing).
+        tracing::debug!("onion request from a client");
         Ok(match OnionRequest::from_client_body(&req.body) {
             Ok(onion) => self.onion(&onion, now_ms).await,
             Err(e) => Response::text(400, format!("Invalid onion request: {e}")),
@@ -83,7 +97,7 @@ impl Node {
         };
         let decision = match layer.route() {
             Ok(d) => d,
-            Err(OnionError::TargetNotAllowed(_)) => {
+            Err(OnionError::TargetNotAllowed(_) | OnionError::HostNotAllowed(_)) => {
                 return sealed(
                     &layer,
                     400,
@@ -104,8 +118,8 @@ impl Node {
             Decision::RelayToNode { next_node, request } => {
                 let view = self.view();
                 let Some(next) = view.node(&next_node) else {
-                    return Response::text(
-                        502,
+                    return relay_failed(
+                        &layer,
                         format!("Next node not found: {}", hex::encode(next_node.0)),
                     );
                 };
@@ -118,8 +132,8 @@ impl Node {
                     Err(TransportError::Timeout(_)) => Response::text(504, "Request time out"),
                     Err(e) => {
                         tracing::info!(next = %short(&next_node), error = %e, "onion relay failed");
-                        Response::text(
-                            502,
+                        relay_failed(
+                            &layer,
                             format!("Next node not reachable: {}", hex::encode(next_node.0)),
                         )
                     }
@@ -168,6 +182,8 @@ impl Node {
                 {
                     Ok(resp) => passthrough(resp),
                     Err(TransportError::Timeout(_)) => Response::text(504, "Request time out"),
+                    // A target refused by the node's policy (a loopback, private or
+                    // link-local address) gets the same answer as an unreachable one.
                     Err(e) => {
                         tracing::debug!(error = %e, "server relay failed");
                         Response::text(502, "Unable to reach the server")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sotto_crypto::OsRng;
 use sotto_store::Store;
-use sotto_transport::{Admission, HttpsClient, TlsIdentity, serve_with};
+use sotto_transport::{Admission, HttpsClient, TargetPolicy, TlsIdentity, serve_with};
 use thiserror::Error;
 
 use crate::config::NodeConfig;
@@ -76,7 +76,12 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
         })?;
     store.set_quota(config.account_quota);
     let tls = TlsIdentity::new(&key)?;
-    let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()));
+    let mut client = HttpsClient::with_local_addr(IpAddr::V4(config.public_ip()))
+        .with_target_policy(if config.allow_private_targets {
+            TargetPolicy::AllowPrivate
+        } else {
+            TargetPolicy::PublicOnly
+        });
     if let Some(path) = &config.server_ca_file {
         let pem = std::fs::read(path).map_err(|source| RunError::ServerCa {
             path: path.clone(),

@@ -679,7 +679,8 @@ async fn onion_errors_are_plaintext_or_encrypted_as_specified() {
         .handle(http("/onion_req/v2", onion.body, 1), NOW)
         .await;
     assert_eq!((r.status, text(&r).as_str()), (400, "Invalid ciphertext"));
-    // A relay to an unlisted node: plaintext 502.
+    // A relay to an unlisted node: a 502 whose text, naming the node, is sealed for the
+    // client with this hop's key (never in plain text for the hops before it).
     let stranger =
         NodeKeys::from_ed25519(Ed25519SecretKey::from_seed(&[9; 32]).public_key()).unwrap();
     let onion = sotto_onion::build(
@@ -698,9 +699,15 @@ async fn onion_errors_are_plaintext_or_encrypted_as_specified() {
         .await;
     assert_eq!(r.status, 502);
     assert!(
-        text(&r).starts_with("Next node not found: "),
+        !text(&r).contains(&hex::encode(stranger.ed25519.0)),
         "{}",
         text(&r)
+    );
+    let (hop, error) = sotto_onion::relay_error::open(&onion.hop_keys, &r.body).unwrap();
+    assert_eq!(hop, 0);
+    assert_eq!(
+        error.text,
+        format!("Next node not found: {}", hex::encode(stranger.ed25519.0))
     );
 }
 
@@ -781,4 +788,17 @@ async fn an_older_list_is_refused() {
         &generation
     ));
     assert_eq!(*f.node.view().list(), newer);
+}
+
+/// Client strings reach the debug log only truncated and escaped (S-14).
+#[test]
+fn untrusted_strings_are_truncated_and_escaped_for_logs() {
+    let shown = crate::node::loggable("/x\n2026-12-07T00:00:00Z  INFO forged\u{1b}[0m");
+    assert!(
+        !shown.contains('\n') && !shown.contains('\u{1b}'),
+        "{shown}"
+    );
+    let long = crate::node::loggable(&"a".repeat(1 << 20));
+    assert!(long.chars().count() <= 161, "{} characters", long.len());
+    assert_eq!(crate::node::loggable("no method x"), "no method x");
 }

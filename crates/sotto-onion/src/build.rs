@@ -5,7 +5,7 @@ use sotto_crypto::{CryptoError, CryptoRngCore, Ed25519PublicKey, X25519PublicKey
 use crate::hop::{EncType, HopKey, X25519Keypair};
 use crate::peel::{OnionRequest, Protocol};
 use crate::response::ResponseKey;
-use crate::url::is_target_allowed;
+use crate::url::{is_target_allowed, parse_host};
 use crate::{MAX_HOPS, OnionError, layer};
 
 /// The keys of a node: its Ed25519 identity (named in routing JSON) and its X25519 onion key.
@@ -67,6 +67,9 @@ pub struct BuiltOnion {
     pub body: Vec<u8>,
     /// Reads the destination's response.
     pub response_key: ResponseKey,
+    /// Each path node's layer key, guard first: they open the errors a hop seals for the
+    /// client ([`crate::relay_error::open`]).
+    pub hop_keys: Vec<HopKey>,
 }
 
 /// The final layer's JSON when the destination is a node.
@@ -105,16 +108,21 @@ pub fn build(
             if !is_target_allowed(server.target) {
                 return Err(OnionError::BadServerTarget(server.target.to_owned()));
             }
+            if parse_host(server.host).is_err() || server.port == Some(0) {
+                return Err(OnionError::BadServerHost(server.host.to_owned()));
+            }
             let key = HopKey::for_client(enc_type, &eph, &server.x25519)?;
             let blob = key.encrypt(server.request, rng)?;
             (blob, server_json(server, &eph, enc_type), key)
         }
     };
     let mut outer_key = *eph.public_key();
+    let mut hop_keys = Vec::with_capacity(path.len());
     for (i, node) in path.iter().enumerate().rev() {
         let eph = X25519Keypair::generate(rng);
         let key = HopKey::for_client(enc_type, &eph, &node.x25519)?;
         blob = key.encrypt(&layer::join(&blob, routing.as_bytes())?, rng)?;
+        hop_keys.push(key);
         outer_key = *eph.public_key();
         if i > 0 {
             routing = relay_json(&node.ed25519, &eph, enc_type);
@@ -127,10 +135,12 @@ pub fn build(
         hop_no: 0,
     }
     .to_client_body()?;
+    hop_keys.reverse();
     Ok(BuiltOnion {
         guard,
         body,
         response_key: ResponseKey::new(response_key),
+        hop_keys,
     })
 }
 

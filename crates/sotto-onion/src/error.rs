@@ -78,6 +78,10 @@ pub enum OnionError {
     /// A relay-to-server layer names a target outside `/loki/…/lsrpc` or `/oxen/…/lsrpc`.
     #[error("relay target {0:?} is not allowed")]
     TargetNotAllowed(String),
+    /// A relay-to-server layer's `host` is not a DNS name or IP literal (it carries a port,
+    /// path, query, fragment, user info or other characters), or its `port` is 0.
+    #[error("relay host {0:?} is not allowed")]
+    HostNotAllowed(String),
     /// A value too large for its length field (more than 4 GiB in a `u32` prefix).
     #[error("{what} is too large ({len} bytes)")]
     TooLarge {
@@ -95,6 +99,9 @@ pub enum OnionError {
         /// The most this destination allows.
         max: usize,
     },
+    /// API misuse: a server destination whose host exit nodes would refuse.
+    #[error("server host {0:?} would be refused by the exit node")]
+    BadServerHost(String),
     /// API misuse: a server destination whose target nodes would refuse to relay to.
     #[error("server target {0:?} would be refused by the exit node")]
     BadServerTarget(String),

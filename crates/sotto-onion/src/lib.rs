@@ -6,6 +6,7 @@ pub mod hop;
 pub mod layer;
 pub mod path;
 mod peel;
+pub mod relay_error;
 mod response;
 pub mod url;
 mod v4;
@@ -14,6 +15,7 @@ pub use build::{BuiltOnion, Destination, NodeKeys, ServerDestination, build};
 pub use error::OnionError;
 pub use hop::{EncType, HopKey, X25519Keypair};
 pub use peel::{Decision, FinalDestination, OnionRequest, OpenedLayer, Protocol, RelayToServer};
+pub use relay_error::RelayError;
 pub use response::{ReplyBody, ReplyOptions, ResponseKey, V3Response, seal_v3, v3_plaintext};
 pub use v4::{Headers, V4_TARGET, V4Request, V4Response};
 

@@ -7,7 +7,7 @@ use sotto_crypto::{Ed25519PublicKey, X25519PublicKey};
 
 use crate::hop::{EncType, HopKey, X25519Keypair};
 use crate::layer::{self, LayerJson, hex32, x25519_hex};
-use crate::url::is_target_allowed;
+use crate::url::{is_target_allowed, parse_host};
 use crate::{MAX_HOPS, OnionError};
 
 /// One onion request as a node receives it: the encrypted blob for this node, the client's
@@ -171,16 +171,26 @@ impl OpenedLayer {
     }
 
     /// Decides what to do with the layer (see [`Decision::parse`]); a relay carries the hop
-    /// count plus one. An error here is answered encrypted with [`Self::reply_key`]:
-    /// 400 "Invalid url" for [`OnionError::TargetNotAllowed`], 400 "Invalid json" otherwise.
+    /// count plus one. A relay to a server must name a host under the strict grammar of
+    /// [`parse_host`] (a DNS name or IP literal, the port only in `port`, never 0) and an
+    /// allowed target. An error here is answered encrypted with [`Self::reply_key`]:
+    /// 400 "Invalid url" for [`OnionError::TargetNotAllowed`] and
+    /// [`OnionError::HostNotAllowed`], 400 "Invalid json" otherwise.
     pub fn route(&self) -> Result<Decision<'_>, OnionError> {
         let decision = Decision::parse(&self.plaintext, self.hop_no.saturating_add(1))?;
-        if let Decision::RelayToServer(relay) = &decision
-            && !is_target_allowed(&relay.target)
-        {
-            return Err(OnionError::TargetNotAllowed(
-                relay.target.chars().take(256).collect(),
-            ));
+        if let Decision::RelayToServer(relay) = &decision {
+            parse_host(&relay.host)?;
+            if relay.port == 0 {
+                return Err(OnionError::HostNotAllowed(format!(
+                    "{}:0",
+                    relay.host.chars().take(256).collect::<String>()
+                )));
+            }
+            if !is_target_allowed(&relay.target) {
+                return Err(OnionError::TargetNotAllowed(
+                    relay.target.chars().take(256).collect(),
+                ));
+            }
         }
         Ok(decision)
     }
@@ -228,16 +238,17 @@ pub struct RelayToServer<'a> {
 }
 
 impl RelayToServer<'_> {
-    /// `protocol://host[:port]target`, the port left out when it is the protocol's default.
+    /// `protocol://host[:port]target`, the port left out when it is the protocol's default
+    /// and an IPv6 host in brackets. Only meaningful for a layer that [`OpenedLayer::route`]
+    /// accepted (its host passed [`parse_host`]); the exit parses the result again as a URL
+    /// before it connects.
     #[must_use]
     pub fn url(&self) -> String {
+        let host = parse_host(&self.host).map_or_else(|_| self.host.to_string(), |h| h.to_string());
         if self.port == self.protocol.default_port() {
-            format!("{}://{}{}", self.protocol, self.host, self.target)
+            format!("{}://{host}{}", self.protocol, self.target)
         } else {
-            format!(
-                "{}://{}:{}{}",
-                self.protocol, self.host, self.port, self.target
-            )
+            format!("{}://{host}:{}{}", self.protocol, self.port, self.target)
         }
     }
 }

@@ -340,6 +340,59 @@ fn hop_limit_and_relay_errors() {
     assert_eq!((read.status, read.body.as_str()), (400, "Invalid url"));
 }
 
+/// S-06: a `host` that smuggles a port, path, query or user info into the exit's URL (or a
+/// port of 0) is refused by route(), though Decision::parse reads it; build() refuses to
+/// write one.
+#[test]
+fn injected_relay_hosts_are_refused() {
+    let mut rng = rng();
+    let all = nodes(1);
+    for json in [
+        r#"{"host":"10.0.0.5:8080/admin/x?","target":"/oxen/v4/lsrpc"}"#,
+        r#"{"host":"example.com/x","target":"/oxen/v4/lsrpc"}"#,
+        r#"{"host":"example.com?","target":"/oxen/v4/lsrpc"}"#,
+        r#"{"host":"a@example.com","target":"/oxen/v4/lsrpc"}"#,
+        r#"{"host":"example.com:22","target":"/oxen/v4/lsrpc"}"#,
+        r#"{"host":"example.com","port":0,"target":"/oxen/v4/lsrpc"}"#,
+    ] {
+        let eph = X25519Keypair::generate(&mut rng);
+        let key =
+            sotto_onion::HopKey::for_client(EncType::AesGcm, &eph, all[0].onion_key.public_key())
+                .unwrap();
+        let plaintext = sotto_onion::layer::join(b"x", json.as_bytes()).unwrap();
+        let request = OnionRequest {
+            blob: key.encrypt(&plaintext, &mut rng).unwrap().into(),
+            ephemeral_key: *eph.public_key(),
+            enc_type: EncType::AesGcm,
+            hop_no: 0,
+        };
+        let layer = all[0].onion_key.open(&request).unwrap();
+        assert!(
+            matches!(layer.route(), Err(OnionError::HostNotAllowed(_))),
+            "{json}"
+        );
+        assert!(matches!(
+            Decision::parse(layer.plaintext(), 1),
+            Ok(Decision::RelayToServer(_))
+        ));
+    }
+    let node = all[0].keys;
+    for (host, port) in [("10.0.0.5:8080/admin/x?", Some(80)), ("h", Some(0))] {
+        let server = Destination::Server(ServerDestination {
+            host,
+            port,
+            protocol: Protocol::Http,
+            target: "/oxen/v4/lsrpc",
+            x25519: node.x25519,
+            request: b"",
+        });
+        assert!(matches!(
+            build(&[node], &server, EncType::AesGcm, &mut rng),
+            Err(OnionError::BadServerHost(_))
+        ));
+    }
+}
+
 #[test]
 fn path_length_limits() {
     let mut rng = rng();

@@ -160,7 +160,9 @@ pub enum RpcError {
     /// 400: the body or a parameter is malformed.
     #[error("{}", malformed_message(.0))]
     Malformed(ParseError),
-    /// 400: no such method.
+    /// 400: no such method. The name is the client's, as [`RpcError::unknown_method`] keeps
+    /// it: at most [`MAX_SHOWN_METHOD_LEN`] characters, control and non-ASCII characters
+    /// escaped, so it is safe to log and to echo.
     #[error("no method {0}")]
     UnknownMethod(String),
     /// 413: body over 10 MiB.
@@ -235,7 +237,26 @@ pub enum RpcError {
     Timeout,
 }
 
+/// The most characters of an unknown method's name that [`RpcError::UnknownMethod`] keeps.
+pub const MAX_SHOWN_METHOD_LEN: usize = 64;
+
 impl RpcError {
+    /// [`RpcError::UnknownMethod`] for a name a client sent: truncated to
+    /// [`MAX_SHOWN_METHOD_LEN`] characters, then control and non-ASCII characters escaped
+    /// (`\n`, `\u{1b}`, …), so a client cannot forge or flood log lines through it.
+    #[must_use]
+    pub fn unknown_method(name: &str) -> Self {
+        let mut shown: String = name
+            .chars()
+            .take(MAX_SHOWN_METHOD_LEN)
+            .flat_map(char::escape_default)
+            .collect();
+        if name.chars().nth(MAX_SHOWN_METHOD_LEN).is_some() {
+            shown.push('…');
+        }
+        Self::UnknownMethod(shown)
+    }
+
     /// The HTTP status code.
     #[must_use]
     pub fn status(&self) -> u16 {
@@ -347,6 +368,16 @@ mod tests {
         assert_eq!(RpcError::InvalidTtl.status(), 403);
         assert_eq!(RpcError::ClockSkew.status(), 406);
         assert_eq!(RpcError::UnknownMethod("x".into()).message(), "no method x");
+        assert_eq!(RpcError::unknown_method("x").message(), "no method x");
+        let forged = RpcError::unknown_method("x\n2026-12-07 INFO forged line\u{1b}[31m");
+        let shown = forged.to_string();
+        assert!(
+            !shown.contains('\n') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\n"), "{shown}");
+        let long = RpcError::unknown_method(&"a".repeat(100_000)).to_string();
+        assert!(long.len() < 100, "{} bytes", long.len());
         assert!(AuthError::BadSignature.is_bad_signature());
         assert!(!AuthError::Revoked.is_bad_signature());
     }

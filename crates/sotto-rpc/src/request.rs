@@ -1042,8 +1042,7 @@ impl Request {
             .get("params")
             .and_then(Json::as_object)
             .ok_or(ParseError::NoParams)?;
-        let method =
-            Method::from_name(method).ok_or_else(|| RpcError::UnknownMethod(method.to_owned()))?;
+        let method = Method::from_name(method).ok_or_else(|| RpcError::unknown_method(method))?;
         Ok(Self::read(method, Params::Json(params))?)
     }
 
@@ -1052,8 +1051,7 @@ impl Request {
     /// the first byte is `d`; an empty body means no parameters. Returns the encoding, in which
     /// the node must answer.
     pub fn from_command(method: &str, body: &[u8]) -> Result<(Self, Encoding), RpcError> {
-        let method =
-            Method::from_name(method).ok_or_else(|| RpcError::UnknownMethod(method.to_owned()))?;
+        let method = Method::from_name(method).ok_or_else(|| RpcError::unknown_method(method))?;
         if body.len() > MAX_BODY_LEN {
             return Err(RpcError::BodyTooLarge);
         }

@@ -80,6 +80,9 @@ pub struct TestnetConfig {
     pub directory_limits: String,
     /// Every node's `store_limit_mb` (256 by default).
     pub store_limit_mb: u64,
+    /// Whether nodes proxy onion requests to loopback and private addresses
+    /// (`allow_private_targets`): on by default, since a testnet's servers live on loopback.
+    pub allow_private_targets: bool,
 }
 
 /// The directory settings of a local testnet: open admission (the harness starts nodes with
@@ -113,6 +116,7 @@ impl TestnetConfig {
             node_extra_config: String::new(),
             directory_limits: TESTNET_DIRECTORY_LIMITS.to_owned(),
             store_limit_mb: 256,
+            allow_private_targets: true,
         }
     }
 }
@@ -334,12 +338,13 @@ impl Testnet {
         let pubkey = identity(&data_dir)?;
         let config = data_dir.join("node.toml");
         let text = format!(
-            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = {}\nproof_interval_s = {}\nlist_poll_interval_s = 1\n{}",
+            "data_dir = {:?}\nlisten = \"{addr}\"\ndirectory = \"{}\"\ndirectory_pubkey = \"{}\"\nstore_limit_mb = {}\nproof_interval_s = {}\nlist_poll_interval_s = 1\nallow_private_targets = {}\n{}",
             data_dir.display().to_string(),
             self.directory.addr,
             hex::encode(self.directory.pubkey.as_bytes()),
             self.cfg.store_limit_mb,
             self.cfg.proof_interval_s,
+            self.cfg.allow_private_targets,
             self.cfg.node_extra_config,
         );
         write_private(&config, &text)?;

@@ -15,7 +15,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 
 use crate::tls::{SERVER_NAME, pinned_client_config, web_client_config};
-use crate::{Response, TransportError};
+use crate::{Response, TargetPolicy, TransportError};
 
 /// The largest response body the client reads.
 pub const MAX_RESPONSE_BODY: usize = 16 << 20;
@@ -42,6 +42,7 @@ pub struct HttpsClient {
     pool: Arc<Mutex<HashMap<PoolKey, Vec<Sender>>>>,
     local_ip: Option<IpAddr>,
     web: Option<Arc<rustls::ClientConfig>>,
+    targets: TargetPolicy,
 }
 
 /// The web client configuration with the bundled roots only, built once.
@@ -82,6 +83,15 @@ impl HttpsClient {
     pub fn with_extra_roots(mut self, pem: &[u8]) -> Result<Self, TransportError> {
         self.web = Some(web_client_config(pem)?);
         Ok(self)
+    }
+
+    /// Sets which addresses [`HttpsClient::post_url`] may connect to after resolving a URL's
+    /// host (by default [`TargetPolicy::PublicOnly`]). Pinned connections to Sotto processes
+    /// ([`HttpsClient::post`]) are not affected.
+    #[must_use]
+    pub fn with_target_policy(mut self, policy: TargetPolicy) -> Self {
+        self.targets = policy;
+        self
     }
 
     fn take_idle(&self, key: &PoolKey) -> Option<Sender> {
@@ -233,6 +243,11 @@ impl HttpsClient {
     /// POSTs to an `http://` or `https://` URL (onion requests proxied to a server). An
     /// `https://` server must present a certificate for the URL's host that chains to the
     /// bundled Mozilla roots or to a root added with [`HttpsClient::with_extra_roots`].
+    ///
+    /// The URL is parsed as a URL (no user info, no fragment, a non-zero port). The host is
+    /// resolved once, and the client connects to the first address its [`TargetPolicy`]
+    /// allows, the address it checked, never resolving again; when there is none it fails
+    /// with [`TransportError::TargetRefused`] and sends nothing.
     pub async fn post_url(
         &self,
         url: &str,
@@ -241,30 +256,61 @@ impl HttpsClient {
         timeout: Duration,
     ) -> Result<Response, TransportError> {
         let invalid = |reason| TransportError::InvalidUrl {
-            url: url.to_owned(),
+            url: url.chars().take(256).collect(),
             reason,
         };
-        let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("https://") {
-            (rest, true, 443)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (rest, false, 80)
-        } else {
-            return Err(invalid("only http:// and https:// URLs are supported"));
+        let parsed = url::Url::parse(url).map_err(|_| invalid("not a valid URL"))?;
+        let tls = match parsed.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => return Err(invalid("only http:// and https:// URLs are supported")),
         };
-        let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-        let (host, port) =
-            split_authority(authority, default_port).ok_or_else(|| invalid("bad host or port"))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid("user info is not allowed"));
+        }
+        if parsed.fragment().is_some() {
+            return Err(invalid("a fragment is not allowed"));
+        }
+        let port = parsed
+            .port_or_known_default()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| invalid("bad port"))?;
+        let host = parsed.host().ok_or_else(|| invalid("no host"))?;
+        let (name, literal) = match host {
+            url::Host::Domain(d) => (d.to_owned(), None),
+            url::Host::Ipv4(ip) => (ip.to_string(), Some(IpAddr::V4(ip))),
+            url::Host::Ipv6(ip) => (ip.to_string(), Some(IpAddr::V6(ip))),
+        };
+        let authority = &parsed[url::Position::BeforeHost..url::Position::AfterPort];
+        let path = &parsed[url::Position::BeforePath..url::Position::AfterQuery];
         let peer = if tls {
-            Peer::Web(host.to_owned())
+            Peer::Web(name.clone())
         } else {
             Peer::Plain
         };
+        let policy = self.targets;
         let work = async {
-            let addr = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|_| invalid("cannot resolve host"))?
-                .next()
-                .ok_or_else(|| invalid("cannot resolve host"))?;
+            let addr = match literal {
+                Some(ip) => policy
+                    .allows(ip)
+                    .then_some(SocketAddr::new(ip, port))
+                    .ok_or_else(|| TransportError::TargetRefused { host: name.clone() })?,
+                None => {
+                    let mut found = false;
+                    let addr = tokio::net::lookup_host((name.as_str(), port))
+                        .await
+                        .map_err(|_| invalid("cannot resolve host"))?
+                        .inspect(|_| found = true)
+                        .find(|a| policy.allows(a.ip()));
+                    match addr {
+                        Some(addr) => addr,
+                        None if found => {
+                            return Err(TransportError::TargetRefused { host: name.clone() });
+                        }
+                        None => return Err(invalid("cannot resolve host")),
+                    }
+                }
+            };
             self.exchange(addr, peer, authority, path, headers, body)
                 .await
         };
@@ -272,27 +318,6 @@ impl HttpsClient {
             .await
             .map_err(|_| TransportError::Timeout(timeout))?
     }
-}
-
-/// Splits `host[:port]` or `[v6]:port`; `None` for an empty host or a bad port.
-fn split_authority(authority: &str, default_port: u16) -> Option<(&str, u16)> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0)?,
-        None => default_port,
-    };
-    (!host.is_empty()).then_some((host, port))
 }
 
 /// The HTTP/1.1 handshake over an established stream; the connection runs in its own task.
@@ -305,29 +330,4 @@ where
         .map_err(|e| TransportError::Http(e.to_string()))?;
     tokio::spawn(conn);
     Ok(sender)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_authority;
-
-    #[test]
-    fn authorities() {
-        assert_eq!(split_authority("a.example", 443), Some(("a.example", 443)));
-        assert_eq!(
-            split_authority("a.example:8443", 443),
-            Some(("a.example", 8443))
-        );
-        assert_eq!(
-            split_authority("127.0.0.1:80", 443),
-            Some(("127.0.0.1", 80))
-        );
-        assert_eq!(split_authority("[::1]:8080", 80), Some(("::1", 8080)));
-        assert_eq!(split_authority("[::1]", 80), Some(("::1", 80)));
-        for bad in [
-            "", ":80", "h:", "h:0", "h:65536", "h:x", "[::1", "[::1]x", "[]:80",
-        ] {
-            assert_eq!(split_authority(bad, 80), None, "{bad}");
-        }
-    }
 }

@@ -41,6 +41,13 @@ pub enum TransportError {
         /// Why.
         reason: &'static str,
     },
+    /// The URL's host resolved only to addresses the client's [`crate::TargetPolicy`]
+    /// refuses (loopback, private, link-local, …); nothing was sent.
+    #[error("{host} resolves to no address this client may connect to")]
+    TargetRefused {
+        /// The host as given in the URL.
+        host: String,
+    },
     /// Building the TLS identity failed.
     #[error("cannot build the TLS identity: {0}")]
     Identity(String),

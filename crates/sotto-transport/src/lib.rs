@@ -5,6 +5,7 @@ mod error;
 pub mod identity;
 mod message;
 mod server;
+pub mod target;
 mod tls;
 
 pub use client::HttpsClient;
@@ -15,4 +16,5 @@ pub use server::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_REQUEST_TIMEOUT, RequestHead,
     ServerLimits, serve, serve_with,
 };
+pub use target::TargetPolicy;
 pub use tls::TlsIdentity;

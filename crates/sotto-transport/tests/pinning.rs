@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use sotto_crypto::Ed25519SecretKey;
-use sotto_transport::{HttpsClient, Response, TlsIdentity, TransportError, serve};
+use sotto_transport::{HttpsClient, Response, TargetPolicy, TlsIdentity, TransportError, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -119,14 +119,40 @@ async fn plain_http_urls() {
             .await
             .unwrap();
     });
-    let client = HttpsClient::new();
+    // The default policy refuses a loopback target before connecting: the listener's
+    // single accept is left for the allowed request below.
     let url = format!("http://127.0.0.1:{port}/x/y");
+    for refused in [
+        url.clone(),
+        format!("http://localhost:{port}/x/y"),
+        format!("http://[::ffff:127.0.0.1]:{port}/x/y"),
+        format!("http://10.0.0.5:{port}/x/y"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        let err = HttpsClient::new()
+            .post_url(&refused, &[], b"hello".to_vec(), T)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, TransportError::TargetRefused { .. }),
+            "{refused}: {err:?}"
+        );
+    }
+    let client = HttpsClient::new().with_target_policy(TargetPolicy::AllowPrivate);
     let resp = client
         .post_url(&url, &[], b"hello".to_vec(), T)
         .await
         .unwrap();
     assert_eq!((resp.status, &resp.body[..]), (201, &b"ok"[..]));
-    for bad in ["ftp://x", "http://:80/", "http://127.0.0.1:port/"] {
+    for bad in [
+        "ftp://x",
+        "http://:80/",
+        "http://127.0.0.1:port/",
+        "http://user@127.0.0.1/",
+        "http://127.0.0.1/#x",
+        "http://127.0.0.1:0/",
+        "not a url",
+    ] {
         let err = client.post_url(bad, &[], vec![], T).await.unwrap_err();
         assert!(
             matches!(err, TransportError::InvalidUrl { .. }),

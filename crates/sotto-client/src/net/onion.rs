@@ -429,7 +429,7 @@ impl OnionNetwork {
                 return;
             }
             if self.probe(&candidate).await {
-                tracing::debug!(guard = %Hop::of(&candidate), "guard picked");
+                tracing::trace!(guard = %Hop::of(&candidate), "guard picked");
                 lock(&self.inner.state).guards.push(candidate);
             } else {
                 let mut state = lock(&self.inner.state);
@@ -502,7 +502,7 @@ impl OnionNetwork {
             let id = state.next_path_id;
             state.next_path_id += 1;
             let addrs: Vec<SocketAddr> = nodes.iter().map(|n| Hop::of(n).addr).collect();
-            tracing::debug!(path = ?addrs, "path built");
+            tracing::trace!(path = ?addrs, "path built");
             state.paths.push(OnionPath {
                 id,
                 nodes,
@@ -625,7 +625,7 @@ impl OnionNetwork {
                 && let Some(guard) = path.nodes.first()
                 && !self.probe(guard).await
             {
-                tracing::info!(guard = %Hop::of(guard), "guard unreachable: replacing it");
+                tracing::trace!(guard = %Hop::of(guard), "guard unreachable: replacing it");
                 lock(&self.inner.state)
                     .strikes
                     .insert(guard.pubkey_ed25519(), NODE_FAILURE_THRESHOLD);
@@ -700,9 +700,7 @@ impl OnionNetwork {
             Err(e) => return Answer::Failed(Failed::no_answer(e)),
         };
         if resp.status != 200 {
-            // A hop's error, in plain text.
-            let text = String::from_utf8_lossy(&resp.body);
-            return Answer::Failed(Failed::answer(resp.status, &text, false));
+            return Answer::Failed(hop_error(&onion.hop_keys, resp.status, &resp.body));
         }
         match onion.response_key.open_v3(&resp.body) {
             Ok(v3) if v3.status == 200 => Answer::Ok(v3.body),
@@ -781,7 +779,7 @@ impl OnionNetwork {
                 match (replacement, state.paths.iter_mut().find(|p| p.id == id)) {
                     (Some(node), Some(p)) => {
                         if let Some(slot) = p.nodes.get_mut(index) {
-                            tracing::debug!(old = %Hop::of(slot), new = %Hop::of(&node), "node replaced");
+                            tracing::trace!(old = %Hop::of(slot), new = %Hop::of(&node), "node replaced");
                             *slot = node;
                         }
                         p.failures = outcome.path_failures;
@@ -792,7 +790,7 @@ impl OnionNetwork {
             }
             PathAction::Drop => {
                 if let Some(guard) = current.nodes.first() {
-                    tracing::info!(guard = %Hop::of(guard), "path dropped");
+                    tracing::trace!(guard = %Hop::of(guard), "path dropped");
                 }
                 let id = current.id;
                 state.paths.retain(|p| p.id != id);
@@ -881,6 +879,17 @@ async fn fetch(directory: &DirectoryClient) -> Result<NodeCache, NetworkError> {
         )));
     }
     Ok(NodeCache::new(nodes, now_ms()).with_height(list.height))
+}
+
+/// A hop's error (a non-200 answer from the guard): sealed by the hop that produced it with
+/// its layer key (Sotto's extension, `sotto_onion::relay_error`), which one of `hop_keys`
+/// opens, or in plain text (a Session node, or an error that names no node). Either way the
+/// text goes to the failure policy as the spec words it.
+fn hop_error(hop_keys: &[sotto_onion::HopKey], status: u16, body: &[u8]) -> Failed {
+    match sotto_onion::relay_error::open(hop_keys, body) {
+        Some((_hop, error)) => Failed::answer(error.status, &error.text, false),
+        None => Failed::answer(status, &String::from_utf8_lossy(body), false),
+    }
 }
 
 /// Reply prefixes naming a node the previous hop could not reach.
@@ -983,6 +992,35 @@ mod tests {
         assert_eq!(names_node("Next node not found: 12"), None);
         assert_eq!(names_node("Invalid ciphertext"), None);
         assert_eq!(as_not_found("Invalid ciphertext"), "Invalid ciphertext");
+    }
+
+    #[test]
+    fn sealed_hop_errors_are_opened_for_the_failure_policy() {
+        use sotto_onion::{HopKey, RelayError, X25519Keypair, relay_error};
+        let hops: Vec<HopKey> = (0..3)
+            .map(|_| {
+                let node = X25519Keypair::generate(&mut OsRng);
+                let eph = X25519Keypair::generate(&mut OsRng);
+                HopKey::for_client(EncType::XChaCha20, &eph, node.public_key()).unwrap()
+            })
+            .collect();
+        let key = [7u8; 32];
+        let error = RelayError {
+            status: 502,
+            text: format!("Next node not found: {}", hex::encode(key)),
+        };
+        let sealed = relay_error::seal(&hops[2], &error, &mut OsRng).unwrap();
+        let failed = hop_error(&hops, 502, &sealed);
+        assert_eq!(failed.status, Some(502));
+        let body = failed.body.unwrap();
+        assert_eq!(names_node(&body), Some(Ed25519PublicKey(key)));
+        assert_eq!(as_not_found(&body), error.text);
+        // A plain-text error (a Session node) is read as before.
+        let plain = hop_error(&hops, 502, error.text.as_bytes());
+        assert_eq!(plain.body.as_deref(), Some(error.text.as_str()));
+        // A sealed error no hop key opens stays opaque: it names no node.
+        let foreign = hop_error(&hops[..2], 502, &sealed);
+        assert_eq!(names_node(foreign.body.as_deref().unwrap()), None);
     }
 
     #[test]
