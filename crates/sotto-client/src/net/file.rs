@@ -138,22 +138,32 @@ impl NetworkFile {
     /// The file's JSON form (what [`NetworkFile::parse`] reads).
     #[must_use]
     pub fn to_json(&self) -> String {
-        let mut json = serde_json::json!({
-            "directory": self.directory.to_string(),
-            "directory_pubkey": hex::encode(self.directory_pubkey.as_bytes()),
-            "nodes_hint": self.nodes_hint.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        });
+        let mut json = serde_json::Map::new();
+        json.insert("directory".into(), self.directory.to_string().into());
+        json.insert(
+            "directory_pubkey".into(),
+            hex::encode(self.directory_pubkey.as_bytes()).into(),
+        );
+        json.insert(
+            "nodes_hint".into(),
+            self.nodes_hint
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .into(),
+        );
         if let Some(spread) = self.spread {
-            json["spread"] = match spread {
+            let name = match spread {
                 SpreadRule::DistinctAddress => "address",
                 SpreadRule::DistinctSubnet24 => "subnet24",
                 SpreadRule::Any => "any",
-            }
-            .into();
+            };
+            json.insert("spread".into(), name.into());
         }
         if let Some(avoid) = self.avoid_swarms {
-            json["avoid_swarms"] = avoid.into();
+            json.insert("avoid_swarms".into(), avoid.into());
         }
+        let json = serde_json::Value::Object(json);
         json.to_string()
     }
 }
