@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sotto_client::{Network, NetworkFile, NodeCache, OnionConfig, OnionNetwork};
+use sotto_client::{Network, NetworkError, NetworkFile, NodeCache, OnionConfig, OnionNetwork};
 use sotto_identity::Account;
 use sotto_rpc::request::{Lifetime, Retrieve, Store};
 use sotto_rpc::response::SwarmNode;
@@ -234,5 +234,27 @@ fn store_and_retrieve_through_onions_and_survive_a_dead_guard() {
         assert!(network.guards().iter().any(|g| g.ed25519 == dead));
         assert_eq!(network.guards().len(), 2);
         assert!(network.paths().iter().all(|p| p[0].ed25519 != dead));
+        // A request to the one usable guard would have to go through its own target: it is
+        // refused, not sent over some kept path.
+        let survivor = network
+            .paths()
+            .first()
+            .map(|p| p[0].ed25519.clone())
+            .unwrap();
+        let to_guard = swarm
+            .iter()
+            .find(|n| hex::encode(n.pubkey_ed25519.as_bytes()) == survivor)
+            .unwrap()
+            .clone();
+        let before = network.take_traces().len();
+        let refused = network.store(to_guard, store_req(&alice, b"via?")).await;
+        assert!(
+            matches!(refused, Err(NetworkError::NoPath(_))),
+            "{refused:?}"
+        );
+        assert!(
+            network.take_traces().is_empty(),
+            "nothing was sent ({before} before)"
+        );
     });
 }
