@@ -6,8 +6,7 @@
 //!   as the node cache (optionally persisted, see [`OnionConfig::cache_file`]). The cache is
 //!   refreshed when it is older than [`CACHE_EXPIRY`], when it holds fewer than
 //!   [`MIN_CACHE_SIZE`] nodes and is older than [`SMALL_CACHE_REFRESH`], when no guard or path
-//!   can be built from it, and on a second 421 for the same account; never more often than
-//!   every [`CACHE_MIN_LIFETIME`].
+//!   can be built from it, and on a 421; never more often than every [`CACHE_MIN_LIFETIME`].
 //! * **Guards.** [`OnionConfig::guards`] nodes, each checked reachable (a direct pinned `info`
 //!   call) before use, kept for weeks and persisted per profile ([`OnionConfig::guard_file`]):
 //!   the rules of their rotation are in [`guards`]. A guard that cannot be reached is set aside
@@ -69,8 +68,6 @@ pub const MIN_CACHE_SIZE: usize = 12;
 pub const SMALL_CACHE_REFRESH: Duration = Duration::from_secs(60);
 /// The node cache is never refreshed more often than this (spec §4.5: 2 s).
 pub const CACHE_MIN_LIFETIME: Duration = Duration::from_secs(2);
-/// Two 421s for one account within this time refresh the node cache.
-pub const REDIRECT_WINDOW: Duration = Duration::from_secs(60);
 /// How many times one 421 makes the client fetch the signed list again before it gives up.
 pub const MAX_421_REFRESHES: u32 = 3;
 /// How many traces are kept until [`OnionNetwork::take_traces`] drains them.
