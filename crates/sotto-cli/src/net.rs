@@ -77,6 +77,10 @@ impl CliNet {
 }
 
 impl Network for CliNet {
+    fn set_own_account(&self, account: AccountId) {
+        self.inner.set_own_account(account);
+    }
+
     async fn get_swarm(&self, account: AccountId) -> Result<Vec<SwarmNode>, NetworkError> {
         let answer = self.inner.get_swarm(account).await;
         let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
@@ -139,6 +143,8 @@ pub async fn connect(
     })?;
     let config = OnionConfig {
         cache_file: Some(profile_dir.join("nodes.json")),
+        // The same guards for every run of this profile.
+        guard_file: Some(profile_dir.join("guards.json")),
         ..OnionConfig::default()
     };
     let onion = OnionNetwork::connect(&file, config)

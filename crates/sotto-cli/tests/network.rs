@@ -127,6 +127,34 @@ impl Net {
     }
 }
 
+/// The guards `PROFILE/guards.json` holds (a private file), as Ed25519 hex keys.
+fn guard_keys(net: &Net, profile: &str) -> Vec<String> {
+    let path = net.root().join(profile).join("guards.json");
+    let mode = std::fs::metadata(&path).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    file["guards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["ed25519"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every route's first hop is one of `guards`.
+fn check_guards(route: &Value, guards: &[String]) {
+    for t in route.as_array().into_iter().flatten() {
+        let first = t["path"][0]["ed25519"].as_str().unwrap();
+        assert!(
+            guards.iter().any(|g| g == first),
+            "{t:#} not via {guards:?}"
+        );
+    }
+}
+
 fn messages(history: &Value) -> &Vec<Value> {
     history["messages"].as_array().unwrap()
 }
@@ -174,6 +202,10 @@ fn request_accept_reply_react_unsend() {
     assert_eq!(sent["sync_copy"]["state"], "stored", "{sent:#}");
     check_route(&sent["route"]);
     let hello = sent["id"].as_i64().unwrap();
+    // Her guards are kept in her profile: every later run goes through the same two.
+    let alice_guards = guard_keys(&net, "alice");
+    assert_eq!(alice_guards.len(), 2, "{alice_guards:?}");
+    check_guards(&sent["route"], &alice_guards);
 
     // Bob sees a message request from Alice (named by her profile name).
     let requests = net.json_until("bob", &["requests"], |r| {
@@ -232,6 +264,9 @@ fn request_accept_reply_react_unsend() {
     check_route(&reacted["route"]);
     let unsent = net.json("alice", &["unsend", "bob", &format!("#{hello}")]);
     assert_eq!(unsent["message"], hello);
+    check_guards(&reacted["route"], &alice_guards);
+    check_guards(&unsent["route"], &alice_guards);
+    assert_eq!(guard_keys(&net, "alice"), alice_guards);
     let history = net.json_until("bob", &["read", "Alice"], |h| {
         let reacted = messages(h)
             .iter()

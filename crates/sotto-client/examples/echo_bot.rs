@@ -74,6 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("{e} (start one with `cargo xtask testnet`, or pass its path)"))?;
     let config = OnionConfig {
         cache_file: Some(dir.join("nodes.json")),
+        guard_file: Some(dir.join("guards.json")),
         ..OnionConfig::default()
     };
     let network = OnionNetwork::connect(&file, config).await?;

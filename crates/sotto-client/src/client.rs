@@ -122,9 +122,13 @@ const NODES_PER_ATTEMPT: usize = 3;
 /// answer; not when the request itself was refused or the network is unusable.
 fn node_failure(e: &NetworkError) -> bool {
     match e {
-        NetworkError::Timeout | NetworkError::Transport(_) | NetworkError::InvalidResponse(_) => {
-            true
-        }
+        NetworkError::Timeout
+        | NetworkError::Transport(_)
+        | NetworkError::InvalidResponse(_)
+        | NetworkError::WrongSwarmUnconfirmed { .. }
+        | NetworkError::UnlistedNode
+        // No path to this node (it is a guard, say): another node may have one.
+        | NetworkError::NoPath(_) => true,
         NetworkError::Status(status) => *status >= 500,
         _ => false,
     }
@@ -171,8 +175,10 @@ impl<N: Network> Shared<N> {
         }
     }
 
-    /// Runs `call` against a node of `account`'s swarm; on a 421 retries once in the swarm
-    /// the node named. A node that fails (no answer, a server error) is forgotten and, up to
+    /// Runs `call` against a node of `account`'s swarm; on a 421 the network confirmed (its
+    /// signed node list, fetched again, moved the account) retries once in the swarm
+    /// [`Network::get_swarm`] gives now; the nodes a 421 names are never used. A node that
+    /// fails (a 421 the list does not confirm included) (no answer, a server error) is forgotten and, up to
     /// [`NODES_PER_ATTEMPT`] nodes in all, another node of the swarm is tried at once: one dead
     /// node does not fail a message the rest of its swarm would store.
     async fn on_swarm<T, F, Fut>(&self, account: AccountId, call: F) -> Result<T, NetworkError>
@@ -186,9 +192,14 @@ impl<N: Network> Shared<N> {
             let node = pick(&swarm).ok_or(NetworkError::NoSwarm)?;
             tried += 1;
             match call(node.clone()).await {
-                Err(NetworkError::WrongSwarm(nodes)) => {
-                    let node = pick(&nodes).ok_or(NetworkError::NoSwarm)?;
-                    lock(&self.swarms).insert(account, nodes);
+                Err(NetworkError::WrongSwarm(_)) => {
+                    lock(&self.swarms).remove(&account);
+                    let fresh = self.swarm(account).await?;
+                    let others: Vec<SwarmNode> = fresh
+                        .into_iter()
+                        .filter(|n| n.pubkey_ed25519 != node.pubkey_ed25519)
+                        .collect();
+                    let node = pick(&others).ok_or(NetworkError::NoSwarm)?;
                     return call(node).await;
                 }
                 Err(e) => {
@@ -367,6 +378,7 @@ impl<N: Network> Client<N> {
     ) -> Result<Self, ClientError> {
         let engine = Engine::open(&config.database, account)?.with_retry_policy(config.retry);
         let own = AccountId::from(engine.session_id());
+        network.set_own_account(own);
         let shared = Arc::new(Shared {
             network,
             engine: Mutex::new(engine),

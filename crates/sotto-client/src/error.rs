@@ -45,9 +45,29 @@ pub enum DbError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum NetworkError {
-    /// The node answered 421: the account belongs to another swarm, listed here.
-    #[error("wrong swarm: the node named {} other nodes", .0.len())]
+    /// The node answered 421 and the signed node list, fetched again, agrees that it is not in
+    /// the account's swarm: the swarm recomputed from that list (never the 421's body).
+    #[error("wrong swarm: the signed node list puts the account on {} other nodes", .0.len())]
     WrongSwarm(Vec<SwarmNode>),
+    /// The node answered 421 (wrong swarm) but the signed node list, fetched again, still
+    /// places the account in its swarm: the node or the directory is wrong, and the client
+    /// tries another member of the swarm.
+    #[error(
+        "the node answered 421 (wrong swarm) but the signed node list, fetched {refreshes} \
+         times, still places the account in its swarm"
+    )]
+    WrongSwarmUnconfirmed {
+        /// How many times the list was fetched.
+        refreshes: u32,
+    },
+    /// The node is not in the signed node list: only listed nodes are used.
+    #[error("the node is not in the signed node list")]
+    UnlistedNode,
+    /// No onion path can carry the request: every path would go through the target, its
+    /// swarm, the user's own swarm or the target's subnet (or no guard is usable), with the
+    /// reason.
+    #[error("no onion path for this request: {0}")]
+    NoPath(String),
     /// No answer in time.
     #[error("the request timed out")]
     Timeout,

@@ -12,9 +12,18 @@ use crate::error::NetworkError;
 
 /// What the client sends over. Each method sends one storage RPC to `node` (a member of the
 /// account's swarm, as [`Network::get_swarm`] listed it) and returns the node's parsed
-/// answer. An HTTP 421 answer is [`NetworkError::WrongSwarm`] with the swarm the node named;
-/// the client then retries there once.
+/// answer. An HTTP 421 answer is only a hint that the node list is stale: an implementation
+/// checks it against its signed node list and returns [`NetworkError::WrongSwarm`] (the client
+/// then asks [`Network::get_swarm`] again and retries once) or
+/// [`NetworkError::WrongSwarmUnconfirmed`] (the client tries another node); it never passes on
+/// the nodes a 421's body names.
 pub trait Network: Send + Sync + 'static {
+    /// Tells the network whose account the client runs, so that its paths avoid that
+    /// account's swarm. [`crate::Client::connect`] calls it; the default does nothing.
+    fn set_own_account(&self, account: AccountId) {
+        let _ = account;
+    }
+
     /// The nodes of `account`'s swarm.
     fn get_swarm(
         &self,

@@ -1,7 +1,7 @@
 //! `OnionNetwork` against real processes (`sotto_testkit::net`, subnet 60, 7 nodes): connect
 //! from the network file (past a corrupt cache file), store and retrieve through three-hop
 //! onions, connect from the cache file alone, then kill the guard in use and see the next
-//! requests succeed on a rebuilt path.
+//! requests succeed on a rebuilt path from the other guard.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sotto_client::{Network, NetworkFile, NodeCache, OnionConfig, OnionNetwork};
+use sotto_client::{Network, NetworkError, NetworkFile, NodeCache, OnionConfig, OnionNetwork};
 use sotto_identity::Account;
 use sotto_rpc::request::{Lifetime, Retrieve, Store};
 use sotto_rpc::response::SwarmNode;
@@ -195,9 +195,12 @@ fn store_and_retrieve_through_onions_and_survive_a_dead_guard() {
             .position(|n| hex::encode(n.pubkey.as_bytes()) == dead)
             .unwrap();
         net.tn.kill(index).unwrap();
+        // Targets: neither the dead node nor a guard (with one guard left, a request to that
+        // guard has no path: it is refused rather than sent through its own target).
+        let guards: Vec<String> = network.guards().into_iter().map(|g| g.ed25519).collect();
         let live: Vec<SwarmNode> = swarm
             .iter()
-            .filter(|n| hex::encode(n.pubkey_ed25519.as_bytes()) != dead)
+            .filter(|n| !guards.contains(&hex::encode(n.pubkey_ed25519.as_bytes())))
             .cloned()
             .collect();
         let mut found_out = false;
@@ -227,7 +230,31 @@ fn store_and_retrieve_through_onions_and_survive_a_dead_guard() {
             "the dead guard was never found out: {:?}",
             network.paths()
         );
-        assert!(network.guards().iter().all(|g| g.ed25519 != dead));
+        // The dead guard is set aside, not struck out: still a guard, no path starts there.
+        assert!(network.guards().iter().any(|g| g.ed25519 == dead));
         assert_eq!(network.guards().len(), 2);
+        assert!(network.paths().iter().all(|p| p[0].ed25519 != dead));
+        // A request to the one usable guard would have to go through its own target: it is
+        // refused, not sent over some kept path.
+        let survivor = network
+            .paths()
+            .first()
+            .map(|p| p[0].ed25519.clone())
+            .unwrap();
+        let to_guard = swarm
+            .iter()
+            .find(|n| hex::encode(n.pubkey_ed25519.as_bytes()) == survivor)
+            .unwrap()
+            .clone();
+        let before = network.take_traces().len();
+        let refused = network.store(to_guard, store_req(&alice, b"via?")).await;
+        assert!(
+            matches!(refused, Err(NetworkError::NoPath(_))),
+            "{refused:?}"
+        );
+        assert!(
+            network.take_traces().is_empty(),
+            "nothing was sent ({before} before)"
+        );
     });
 }

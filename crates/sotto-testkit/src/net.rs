@@ -426,13 +426,18 @@ impl Testnet {
         self.spawn_directory()
     }
 
-    /// The network file clients load.
+    /// The network file clients load. Every process of a testnet is on one loopback /24, and
+    /// small testnets have one swarm: the file tells clients to spread paths over distinct
+    /// addresses (`"spread": "address"`) and not to keep hops out of the target's and their own
+    /// swarm (`"avoid_swarms": false`), which a public network's defaults require.
     #[must_use]
     pub fn network_file(&self) -> serde_json::Value {
         serde_json::json!({
             "directory": self.directory.addr.to_string(),
             "directory_pubkey": hex::encode(self.directory.pubkey.as_bytes()),
             "nodes_hint": self.nodes.iter().map(|n| n.addr.to_string()).collect::<Vec<_>>(),
+            "spread": "address",
+            "avoid_swarms": false,
         })
     }
 

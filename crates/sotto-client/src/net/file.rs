@@ -7,6 +7,8 @@ use serde::Deserialize;
 use sotto_crypto::Ed25519PublicKey;
 use thiserror::Error;
 
+use super::SpreadRule;
+
 /// The network file clients load (`DIR/network.json` written by `cargo xtask testnet`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkFile {
@@ -16,6 +18,13 @@ pub struct NetworkFile {
     pub directory_pubkey: Ed25519PublicKey,
     /// Some node addresses (a hint; the directory's list is authoritative).
     pub nodes_hint: Vec<SocketAddr>,
+    /// The spread rule this network needs, when it differs from the default (`"spread":
+    /// "address"`, `"subnet24"` or `"any"`): a loopback testnet lives in one /24 and sets
+    /// `"address"`. Overrides [`super::OnionConfig::spread`].
+    pub spread: Option<SpreadRule>,
+    /// Whether paths must avoid the target's and the user's own swarm (`"avoid_swarms"`): a
+    /// testnet with one swarm sets `false`. Overrides [`super::OnionConfig::avoid_swarms`].
+    pub avoid_swarms: Option<bool>,
 }
 
 /// Why a network file could not be used.
@@ -59,7 +68,8 @@ impl NetworkFile {
     }
 
     /// Parses the JSON content of a network file: `directory` (`"ip:port"`),
-    /// `directory_pubkey` (64 hex digits) and optionally `nodes_hint` (a list of `"ip:port"`).
+    /// `directory_pubkey` (64 hex digits) and optionally `nodes_hint` (a list of `"ip:port"`),
+    /// `spread` (`"address"`, `"subnet24"` or `"any"`) and `avoid_swarms` (a boolean).
     /// Unknown fields are ignored.
     ///
     /// # Errors
@@ -104,22 +114,57 @@ impl NetworkFile {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let spread = match raw.spread.as_deref() {
+            None => None,
+            Some("address") => Some(SpreadRule::DistinctAddress),
+            Some("subnet24") => Some(SpreadRule::DistinctSubnet24),
+            Some("any") => Some(SpreadRule::Any),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "spread {:?} is not \"address\", \"subnet24\" or \"any\"",
+                    short(other)
+                )));
+            }
+        };
         Ok(Self {
             directory,
             directory_pubkey,
             nodes_hint,
+            spread,
+            avoid_swarms: raw.avoid_swarms,
         })
     }
 
     /// The file's JSON form (what [`NetworkFile::parse`] reads).
     #[must_use]
     pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "directory": self.directory.to_string(),
-            "directory_pubkey": hex::encode(self.directory_pubkey.as_bytes()),
-            "nodes_hint": self.nodes_hint.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })
-        .to_string()
+        let mut json = serde_json::Map::new();
+        json.insert("directory".into(), self.directory.to_string().into());
+        json.insert(
+            "directory_pubkey".into(),
+            hex::encode(self.directory_pubkey.as_bytes()).into(),
+        );
+        json.insert(
+            "nodes_hint".into(),
+            self.nodes_hint
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        if let Some(spread) = self.spread {
+            let name = match spread {
+                SpreadRule::DistinctAddress => "address",
+                SpreadRule::DistinctSubnet24 => "subnet24",
+                SpreadRule::Any => "any",
+            };
+            json.insert("spread".into(), name.into());
+        }
+        if let Some(avoid) = self.avoid_swarms {
+            json.insert("avoid_swarms".into(), avoid.into());
+        }
+        let json = serde_json::Value::Object(json);
+        json.to_string()
     }
 }
 
@@ -134,6 +179,10 @@ struct RawFile {
     directory_pubkey: String,
     #[serde(default)]
     nodes_hint: Vec<String>,
+    #[serde(default)]
+    spread: Option<String>,
+    #[serde(default)]
+    avoid_swarms: Option<bool>,
 }
 
 fn malformed(why: String) -> NetworkFileError {
@@ -163,6 +212,13 @@ mod tests {
         assert_eq!(file.directory, "127.0.0.1:22020".parse().unwrap());
         assert_eq!(hex::encode(file.directory_pubkey.as_bytes()), KEY);
         assert_eq!(file.nodes_hint.len(), 2);
+        assert_eq!((file.spread, file.avoid_swarms), (None, None));
+        assert_eq!(NetworkFile::parse(file.to_json().as_bytes()).unwrap(), file);
+        // A loopback testnet's path rules.
+        let testnet = good().replace('}', r#","spread":"address","avoid_swarms":false}"#);
+        let file = NetworkFile::parse(testnet.as_bytes()).unwrap();
+        assert_eq!(file.spread, Some(SpreadRule::DistinctAddress));
+        assert_eq!(file.avoid_swarms, Some(false));
         assert_eq!(NetworkFile::parse(file.to_json().as_bytes()).unwrap(), file);
     }
 
@@ -216,6 +272,18 @@ mod tests {
                 "JSON",
             ),
             (" ".repeat(MAX_FILE_LEN + 1), "bytes"),
+            (
+                format!(
+                    r#"{{"directory":"127.0.0.1:1","directory_pubkey":"{KEY}","spread":"ip"}}"#
+                ),
+                "spread",
+            ),
+            (
+                format!(
+                    r#"{{"directory":"127.0.0.1:1","directory_pubkey":"{KEY}","avoid_swarms":"no"}}"#
+                ),
+                "JSON",
+            ),
         ];
         for (text, field) in cases {
             let err = NetworkFile::parse(text.as_bytes()).unwrap_err();

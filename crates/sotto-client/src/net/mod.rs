@@ -6,38 +6,47 @@
 //!   as the node cache (optionally persisted, see [`OnionConfig::cache_file`]). The cache is
 //!   refreshed when it is older than [`CACHE_EXPIRY`], when it holds fewer than
 //!   [`MIN_CACHE_SIZE`] nodes and is older than [`SMALL_CACHE_REFRESH`], when no guard or path
-//!   can be built from it, and on a second 421 for the same account; never more often than
-//!   every [`CACHE_MIN_LIFETIME`].
+//!   can be built from it, and on a 421; never more often than every [`CACHE_MIN_LIFETIME`].
 //! * **Guards.** [`OnionConfig::guards`] nodes, each checked reachable (a direct pinned `info`
-//!   call) before use. A guard that cannot be reached during a request is probed again; if the
-//!   probe fails too, it is marked bad, its paths are dropped and a new guard is picked.
+//!   call) before use, kept for weeks and persisted per profile ([`OnionConfig::guard_file`]):
+//!   the rules of their rotation are in [`guards`]. A guard that cannot be reached is set aside
+//!   (no new path starts there) and probed again later; it is replaced only when it stays
+//!   unreachable for an hour, leaves the signed list or reaches the end of its lifetime, and
+//!   replacements are rate-limited.
 //! * **Paths.** [`OnionConfig::paths`] paths of [`OnionConfig::hops`] nodes, guard first, each
 //!   new path on the guard with the fewest; nodes of a path respect [`SpreadRule`]; paths avoid
-//!   each other's nodes and the other guards when the cache allows. A request never uses its
-//!   target node as a hop if another path (or a one-off path) avoids it.
+//!   each other's nodes and the other guards when the cache allows. No hop of a request's path
+//!   is the target, a member of the target's swarm or of the user's own swarm
+//!   ([`OnionConfig::avoid_swarms`]), or a node the spread rule puts too close to the target
+//!   (its /24 by default): a kept path that breaks this is not used for that request, a one-off
+//!   path from a kept guard is built instead, and when none can be built the request fails
+//!   ([`crate::NetworkError::NoPath`]); it never goes through the target.
 //! * **Requests.** The RPC is wrapped for the target (`sotto_onion::build`, xchacha20) and
 //!   POSTed to the guard's `/onion_req/v2` over HTTPS pinned to the guard's Ed25519 key; the v3
 //!   reply is opened with the response key and parsed with `sotto-rpc`.
 //! * **Failures.** Every failed attempt goes through `sotto_onion::path::handle_error`: strikes
 //!   on nodes and paths, a path dropped or a node replaced, a node reaching the strike threshold
-//!   dropped from the cache. A failure of the path (no answer, a hop's plaintext error, an
+//!   kept out of every path until the list is fetched again (a guard is only set aside). A failure of the path (no answer, a hop's plaintext error, an
 //!   undecryptable reply) is retried on another path while the request timeout allows; an
 //!   answer of the target itself is returned. A hop reporting `Next node not reachable: <key>`
 //!   is treated like libsession's "Next node not found" (the node is struck out at once); when
 //!   the unreachable node is the target itself, nothing on the path is blamed and the request
 //!   fails at once (the caller picks another swarm member).
-//! * **421.** Returned as [`crate::NetworkError::WrongSwarm`] with the swarm the node named,
-//!   for the client to retry there ([`crate::Client`] does, once); a second 421 for the same
-//!   account within [`REDIRECT_WINDOW`] also refreshes the node cache.
-//! * **`get_swarm`** is computed from the node cache with `sotto-swarm` (spec §1.3: clients use
-//!   the same algorithm over the swarm ids of their cache) rather than asked through an onion:
-//!   no round trip, and no node learns which account the client looks up. A stale cache is
-//!   corrected by the 421 above.
+//! * **421.** Only a hint that the node list is stale: the body (the swarm the node names) is
+//!   never used. The signed list is fetched again (at most every [`CACHE_MIN_LIFETIME`], up
+//!   to [`MAX_421_REFRESHES`] times) and the account's swarm recomputed from it; when the
+//!   target is no longer in it, the request returns [`crate::NetworkError::WrongSwarm`] with
+//!   the recomputed swarm, else it fails with [`crate::NetworkError::WrongSwarmUnconfirmed`].
+//! * **Only signed nodes.** Every node used, as a hop or as a target, comes from the signed
+//!   list (its X25519 key derived from its Ed25519 key): a target the list does not hold is
+//!   refused ([`crate::NetworkError::UnlistedNode`]), and its keys and address are taken from
+//!   the list, not from the caller.
 //! * **Traces.** Each attempt is recorded (method, path, target, status, elapsed, attempt) in a
 //!   buffer of [`MAX_TRACES`], oldest dropped; [`OnionNetwork::take_traces`] drains it.
 
 mod cache;
 mod file;
+pub mod guards;
 mod onion;
 mod paths;
 
@@ -45,7 +54,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sotto_rpc::response::SwarmNode;
 use sotto_swarm::NodeListing;
 
 pub use cache::{CacheFileError, NodeCache};
@@ -60,8 +68,8 @@ pub const MIN_CACHE_SIZE: usize = 12;
 pub const SMALL_CACHE_REFRESH: Duration = Duration::from_secs(60);
 /// The node cache is never refreshed more often than this (spec §4.5: 2 s).
 pub const CACHE_MIN_LIFETIME: Duration = Duration::from_secs(2);
-/// Two 421s for one account within this time refresh the node cache.
-pub const REDIRECT_WINDOW: Duration = Duration::from_secs(60);
+/// How many times one 421 makes the client fetch the signed list again before it gives up.
+pub const MAX_421_REFRESHES: u32 = 3;
 /// How many traces are kept until [`OnionNetwork::take_traces`] drains them.
 pub const MAX_TRACES: usize = 256;
 /// How long a guard has to answer its reachability check.
@@ -73,14 +81,14 @@ pub(crate) const MAX_GUARD_PROBES: usize = 10;
 /// The longest body of a hop's plaintext error kept for the failure policy.
 pub(crate) const MAX_ERROR_TEXT: usize = 512;
 
-/// How the nodes of one path must differ from each other.
+/// How the nodes of one path must differ from each other and from the request's target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SpreadRule {
-    /// No two nodes of a path share an IP address (the default).
-    #[default]
+    /// No two nodes share an IP address (what a loopback testnet, all in one /24, needs).
     DistinctAddress,
-    /// No two nodes of a path share an IPv4 /24 subnet.
+    /// No two nodes share an IPv4 /24 subnet (the default, as libsession).
+    #[default]
     DistinctSubnet24,
     /// No constraint beyond distinct nodes.
     Any,
@@ -95,12 +103,20 @@ pub struct OnionConfig {
     pub paths: usize,
     /// Nodes per path, guard first.
     pub hops: usize,
-    /// How the nodes of a path must differ.
+    /// How the nodes of a path must differ, from each other and from the target. A network
+    /// file that sets `spread` (a loopback testnet does) overrides this.
     pub spread: SpreadRule,
+    /// Keep every hop out of the target's swarm and the user's own swarm. On by default; a
+    /// network file that sets `avoid_swarms` (a loopback testnet with one swarm sets `false`)
+    /// overrides this.
+    pub avoid_swarms: bool,
     /// The time a request may take, retries included.
     pub request_timeout: Duration,
     /// Where to persist the node cache (written with mode 0600), if anywhere.
     pub cache_file: Option<PathBuf>,
+    /// Where to persist the guards (written with mode 0600), if anywhere: one file per
+    /// profile, so that every run of a profile uses the same guards.
+    pub guard_file: Option<PathBuf>,
 }
 
 impl Default for OnionConfig {
@@ -110,8 +126,10 @@ impl Default for OnionConfig {
             paths: 2,
             hops: 3,
             spread: SpreadRule::default(),
+            avoid_swarms: true,
             request_timeout: Duration::from_secs(10),
             cache_file: None,
+            guard_file: None,
         }
     }
 }
@@ -149,13 +167,6 @@ impl Hop {
         Self {
             ed25519: hex::encode(node.pubkey_ed25519().as_bytes()),
             addr: SocketAddr::V4(node.https_addr()),
-        }
-    }
-
-    pub(crate) fn of_swarm_node(node: &SwarmNode) -> Self {
-        Self {
-            ed25519: hex::encode(node.pubkey_ed25519.as_bytes()),
-            addr: SocketAddr::from((node.ip, node.port_https)),
         }
     }
 }

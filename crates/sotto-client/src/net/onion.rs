@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sotto_crypto::{Ed25519PublicKey, OsRng, X25519PublicKey};
+use sotto_crypto::{Ed25519PublicKey, OsRng};
 use sotto_directory::{DirectoryClient, now_ms};
 use sotto_onion::path::{
     NODE_FAILURE_THRESHOLD, PathAction, PathNode, PathState, Reply, RequestAction, RequestInfo,
@@ -13,18 +13,19 @@ use sotto_onion::path::{
 };
 use sotto_onion::{Destination, EncType, NodeKeys};
 use sotto_rpc::request::{Retrieve, Store};
-use sotto_rpc::response::{GetSwarmResponse, RetrieveResponse, SwarmNode, SwarmResponse};
+use sotto_rpc::response::{RetrieveResponse, SwarmNode, SwarmResponse};
 use sotto_rpc::{AccountId, Encoding, Method, Request};
 use sotto_swarm::NodeListing;
 use sotto_transport::{HttpsClient, TransportError};
 
 use super::cache::{self, NodeCache};
 use super::file::NetworkFile;
+use super::guards::{GUARD_RETRY_INTERVAL, Guards};
 use super::paths;
 use super::{
-    CACHE_EXPIRY, CACHE_MIN_LIFETIME, GUARD_PROBE_TIMEOUT, Hop, MAX_ATTEMPTS, MAX_ERROR_TEXT,
-    MAX_GUARD_PROBES, MAX_TRACES, MIN_CACHE_SIZE, OnionConfig, REDIRECT_WINDOW,
-    SMALL_CACHE_REFRESH, Trace,
+    CACHE_EXPIRY, CACHE_MIN_LIFETIME, GUARD_PROBE_TIMEOUT, Hop, MAX_421_REFRESHES, MAX_ATTEMPTS,
+    MAX_ERROR_TEXT, MAX_GUARD_PROBES, MAX_TRACES, MIN_CACHE_SIZE, OnionConfig, SMALL_CACHE_REFRESH,
+    Trace,
 };
 use crate::error::NetworkError;
 use crate::network::Network;
@@ -62,12 +63,17 @@ struct State {
     /// When the cache was last refreshed by this process (or loaded).
     refreshed: Instant,
     strikes: HashMap<Ed25519PublicKey, u8>,
-    guards: Vec<NodeListing>,
+    guards: Guards,
+    /// The guards changed since they were last saved.
+    guards_dirty: bool,
+    /// When a search for new guards last found none (searches wait [`GUARD_RETRY_INTERVAL`]).
+    failed_search: Option<Instant>,
+    /// The user's own account (its swarm is kept out of every path).
+    own: Option<AccountId>,
     paths: Vec<OnionPath>,
     next_path_id: u64,
     turn: usize,
     traces: VecDeque<Trace>,
-    redirects: HashMap<AccountId, (u8, Instant)>,
 }
 
 impl State {
@@ -79,12 +85,37 @@ impl State {
             .collect()
     }
 
-    /// Forgets a node: out of the cache, the guards and every path through it.
+    /// Takes a struck-out node out of every path (its strikes keep it out of new ones until
+    /// the next refresh of the list; it stays in the cache, so it may still be a request's
+    /// target). A guard stays a guard (one bad spell does not strike it out): it gets a
+    /// failure and is set aside until a probe finds it back.
     fn drop_node(&mut self, key: &Ed25519PublicKey) {
-        self.cache.remove(key);
-        self.guards.retain(|g| g.pubkey_ed25519() != *key);
+        if self.guards.contains(key) {
+            self.guard_failed(key);
+        }
         self.paths
             .retain(|p| p.nodes.iter().all(|n| n.pubkey_ed25519() != *key));
+    }
+
+    /// Records a failure of guard `key` and drops the paths starting there.
+    fn guard_failed(&mut self, key: &Ed25519PublicKey) {
+        self.guards.record_failure(key, now_ms());
+        self.guards_dirty = true;
+        self.paths
+            .retain(|p| p.nodes.first().is_none_or(|g| g.pubkey_ed25519() != *key));
+    }
+
+    /// The members of the user's own swarm, when paths must avoid it.
+    fn own_swarm(&self, avoid_swarms: bool) -> HashSet<Ed25519PublicKey> {
+        match self.own {
+            Some(own) if avoid_swarms => self
+                .cache
+                .swarm_for(own.key())
+                .into_iter()
+                .map(NodeListing::pubkey_ed25519)
+                .collect(),
+            _ => HashSet::new(),
+        }
     }
 
     fn record(&mut self, trace: Trace) {
@@ -141,8 +172,8 @@ fn elapsed_ms(since: Instant) -> u64 {
 enum Answer {
     /// The target answered 200: its body.
     Ok(String),
-    /// The target answered 421 with this body.
-    WrongSwarm(String),
+    /// The target answered 421 (its body is not trusted, so not kept).
+    WrongSwarm,
     /// Anything else.
     Failed(Failed),
 }
@@ -212,7 +243,20 @@ impl OnionNetwork {
     /// [`NetworkError::Transport`] saying what to do when the directory cannot be reached
     /// and no cache is usable, or when no guard answers; [`NetworkError::Unavailable`] when
     /// the configuration cannot make a path.
-    pub async fn connect(file: &NetworkFile, config: OnionConfig) -> Result<Self, NetworkError> {
+    pub async fn connect(
+        file: &NetworkFile,
+        mut config: OnionConfig,
+    ) -> Result<Self, NetworkError> {
+        if let Some(spread) = file.spread {
+            config.spread = spread;
+        }
+        if let Some(avoid) = file.avoid_swarms {
+            config.avoid_swarms = avoid;
+        }
+        if config.spread != super::SpreadRule::DistinctSubnet24 || !config.avoid_swarms {
+            tracing::info!(spread = ?config.spread, avoid_swarms = config.avoid_swarms,
+                "path rules relaxed (a loopback testnet)");
+        }
         if config.hops == 0 || config.guards == 0 || config.paths == 0 {
             return Err(NetworkError::Unavailable(
                 "the onion configuration needs at least one guard, one path and one hop",
@@ -254,6 +298,15 @@ impl OnionNetwork {
                 },
             },
         };
+        let guards = config.guard_file.as_deref().and_then(|path| {
+            match Guards::load(path, &file.directory_pubkey, &cache) {
+                Ok(guards) => guards,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "guard file ignored");
+                    None
+                }
+            }
+        });
         let network = Self {
             inner: Arc::new(Inner {
                 directory_key: file.directory_pubkey,
@@ -264,12 +317,14 @@ impl OnionNetwork {
                     cache,
                     refreshed: Instant::now(),
                     strikes: HashMap::new(),
-                    guards: Vec::new(),
+                    guards: guards.unwrap_or_default(),
+                    guards_dirty: false,
+                    failed_search: None,
+                    own: None,
                     paths: Vec::new(),
                     next_path_id: 1,
                     turn: 0,
                     traces: VecDeque::new(),
-                    redirects: HashMap::new(),
                 }),
                 upkeep: tokio::sync::Mutex::new(()),
             }),
@@ -296,10 +351,43 @@ impl OnionNetwork {
             .collect()
     }
 
-    /// The current guards.
+    /// The current guards (those set aside after a failure included), in the order picked.
     #[must_use]
     pub fn guards(&self) -> Vec<Hop> {
-        lock(&self.inner.state).guards.iter().map(Hop::of).collect()
+        lock(&self.inner.state)
+            .guards
+            .all()
+            .iter()
+            .map(|g| Hop::of(&g.node))
+            .collect()
+    }
+
+    /// Keeps the swarm of `account` (the user's own) out of every path from now on.
+    pub fn set_own_account(&self, account: AccountId) {
+        let avoid = self.inner.config.avoid_swarms;
+        let mut state = lock(&self.inner.state);
+        state.own = Some(account);
+        let own = state.own_swarm(avoid);
+        state
+            .paths
+            .retain(|p| p.nodes.iter().all(|n| !own.contains(&n.pubkey_ed25519())));
+    }
+
+    fn save_guards(&self) {
+        let Some(path) = &self.inner.config.guard_file else {
+            return;
+        };
+        let guards = {
+            let mut state = lock(&self.inner.state);
+            if !state.guards_dirty {
+                return;
+            }
+            state.guards_dirty = false;
+            state.guards.clone()
+        };
+        if let Err(e) = guards.save(path, &self.inner.directory_key) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot save the guards");
+        }
     }
 
     /// How many nodes the node cache holds.
@@ -345,9 +433,10 @@ impl OnionNetwork {
             .iter()
             .map(NodeListing::pubkey_ed25519)
             .collect();
-        state
-            .guards
-            .retain(|g| listed.contains(&g.pubkey_ed25519()));
+        for (key, why) in state.guards.prune(&fresh, &HashSet::new(), now_ms()) {
+            tracing::trace!(guard = %hex::encode(key.as_bytes().get(..4).unwrap_or_default()), ?why, "guard dropped");
+            state.guards_dirty = true;
+        }
         state
             .paths
             .retain(|p| p.nodes.iter().all(|n| listed.contains(&n.pubkey_ed25519())));
@@ -358,7 +447,7 @@ impl OnionNetwork {
     }
 
     /// Brings the cache, guards and paths up to the configuration: refreshes a stale cache,
-    /// probes guard candidates, builds missing paths.
+    /// probes set-aside guards that are due, replaces guards that must go, builds missing paths.
     ///
     /// # Errors
     /// When not a single path exists afterwards.
@@ -367,24 +456,28 @@ impl OnionNetwork {
         let config = &self.inner.config;
         let stale = {
             let state = lock(&self.inner.state);
-            let enough = state.guards.len() >= config.guards && state.paths.len() >= config.paths;
-            if enough && !cache_needs_refresh(&state.cache, now_ms()) {
+            let now = now_ms();
+            let enough = state.guards.len() >= config.guards
+                && state.paths.len() >= config.paths
+                && state.guards.due_for_retry(now).is_empty()
+                && state.guards.dead(now).is_empty();
+            if enough && !cache_needs_refresh(&state.cache, now) {
                 return Ok(());
             }
-            cache_needs_refresh(&state.cache, now_ms())
+            cache_needs_refresh(&state.cache, now)
         };
         if stale && let Err(e) = self.refresh_cache().await {
             tracing::info!(error = %e, "node cache refresh failed");
         }
         for round in 0..2 {
-            self.find_guards().await;
+            self.find_guards(round > 0).await;
             self.build_paths();
             let done = {
                 let state = lock(&self.inner.state);
                 state.guards.len() >= config.guards && state.paths.len() >= config.paths
             };
             if done {
-                return Ok(());
+                break;
             }
             if round == 0
                 && let Err(e) = self.refresh_cache().await
@@ -392,8 +485,15 @@ impl OnionNetwork {
                 tracing::info!(error = %e, "node cache refresh failed");
             }
         }
+        self.save_guards();
         let state = lock(&self.inner.state);
-        match (state.guards.is_empty(), state.paths.is_empty()) {
+        match (state.guards.usable().is_empty(), state.paths.is_empty()) {
+            (true, _) if state.guards.len() > 0 => Err(NetworkError::NoPath(format!(
+                "none of your {} guard nodes answers; a guard is replaced once it has failed \
+                 for an hour (at most {} new guards a day)",
+                state.guards.len(),
+                config.guards + super::guards::GUARD_REPLACEMENTS
+            ))),
             (true, _) => Err(failure(format!(
                 "no guard node answered among the {} nodes the directory at {} lists: \
                  is the network running?",
@@ -407,30 +507,111 @@ impl OnionNetwork {
         }
     }
 
-    /// Probes candidates until there are enough guards.
-    async fn find_guards(&self) {
+    /// Probes the set-aside guards that are due, drops guards that must go (unlisted,
+    /// expired, in the user's own swarm), and probes candidates to fill the set or replace a
+    /// dead guard, within the replacement rate limit. `force` searches even when the last
+    /// search found nobody less than [`GUARD_RETRY_INTERVAL`] ago.
+    async fn find_guards(&self, force: bool) {
         let want = self.inner.config.guards;
-        let candidates: Vec<NodeListing> = {
+        let avoid_swarms = self.inner.config.avoid_swarms;
+        let due = {
             let state = lock(&self.inner.state);
-            if state.guards.len() >= want {
+            if state.guards.usable().is_empty() {
+                // Nothing works: every set-aside guard is tried again at once.
+                state.guards.due_for_retry(u64::MAX)
+            } else {
+                state.guards.due_for_retry(now_ms())
+            }
+        };
+        for guard in due {
+            let up = self.probe(&guard).await;
+            let mut state = lock(&self.inner.state);
+            let key = guard.pubkey_ed25519();
+            if up {
+                state.guards.record_success(&key);
+                state.strikes.remove(&key);
+            } else {
+                state.guards.record_failure(&key, now_ms());
+            }
+            state.guards_dirty = true;
+        }
+        let (candidates, mut dead) = {
+            let mut state = lock(&self.inner.state);
+            let own = state.own_swarm(avoid_swarms);
+            let now = now_ms();
+            let cache = state.cache.clone();
+            for (key, why) in state.guards.prune(&cache, &own, now) {
+                tracing::trace!(guard = %hex::encode(key.as_bytes().get(..4).unwrap_or_default()), ?why, "guard dropped");
+                state.guards_dirty = true;
+                state
+                    .paths
+                    .retain(|p| p.nodes.first().is_none_or(|g| g.pubkey_ed25519() != key));
+            }
+            let dead = state.guards.dead(now);
+            let missing = want.saturating_sub(state.guards.len());
+            let recently_failed = state
+                .failed_search
+                .is_some_and(|t| t.elapsed() < GUARD_RETRY_INTERVAL);
+            if missing + dead.len() == 0 || (recently_failed && !force) {
+                return;
+            }
+            if !state.guards.may_add(want, now) {
+                let wait_s = state
+                    .guards
+                    .next_addition_ms(want, now)
+                    .map_or(0, |t| t.saturating_sub(now) / 1000);
+                tracing::debug!(
+                    guards = state.guards.len(),
+                    wait_s,
+                    "no new guard: the replacement limit is reached"
+                );
                 return;
             }
             let mut exclude = state.bad();
-            exclude.extend(state.guards.iter().map(NodeListing::pubkey_ed25519));
+            exclude.extend(state.guards.all().iter().map(|g| g.node.pubkey_ed25519()));
+            exclude.extend(own);
+            // Candidates in the swarm of a guard last: guards in distinct swarms mean no one
+            // target swarm holds them all.
+            let guard_swarms: HashSet<_> = state
+                .guards
+                .all()
+                .iter()
+                .map(|g| g.node.swarm_id())
+                .collect();
             let mut rng = OsRng;
-            paths::shuffled(&state.cache.nodes, &exclude, &mut rng)
-                .into_iter()
-                .take(MAX_GUARD_PROBES)
-                .cloned()
-                .collect()
+            let mut candidates: Vec<NodeListing> =
+                paths::shuffled(&state.cache.nodes, &exclude, &mut rng)
+                    .into_iter()
+                    .take(MAX_GUARD_PROBES)
+                    .cloned()
+                    .collect();
+            candidates.sort_by_key(|c| guard_swarms.contains(&c.swarm_id()));
+            (candidates, dead)
         };
+        let mut found = false;
         for candidate in candidates {
-            if lock(&self.inner.state).guards.len() >= want {
-                return;
+            let done = {
+                let state = lock(&self.inner.state);
+                (state.guards.len() >= want && dead.is_empty())
+                    || !state.guards.may_add(want, now_ms())
+            };
+            if done {
+                break;
             }
             if self.probe(&candidate).await {
                 tracing::trace!(guard = %Hop::of(&candidate), "guard picked");
-                lock(&self.inner.state).guards.push(candidate);
+                found = true;
+                let mut state = lock(&self.inner.state);
+                if state.guards.len() >= want
+                    && let Some(old) = dead.pop()
+                {
+                    state.guards.remove(&old);
+                    state
+                        .paths
+                        .retain(|p| p.nodes.first().is_none_or(|g| g.pubkey_ed25519() != old));
+                }
+                state.guards.add(candidate, now_ms(), &mut OsRng);
+                state.guards_dirty = true;
             } else {
                 let mut state = lock(&self.inner.state);
                 state
@@ -438,6 +619,7 @@ impl OnionNetwork {
                     .insert(candidate.pubkey_ed25519(), NODE_FAILURE_THRESHOLD);
             }
         }
+        lock(&self.inner.state).failed_search = (!found).then(Instant::now);
     }
 
     /// Whether `node` answers a direct, pinned `info` call (any HTTP answer counts).
@@ -456,20 +638,19 @@ impl OnionNetwork {
             .is_ok()
     }
 
-    /// Builds paths until there are enough (or the cache cannot make more).
+    /// Builds paths until there are enough (or the cache cannot make more), on the usable
+    /// guards, outside the user's own swarm.
     fn build_paths(&self) {
         let config = &self.inner.config;
         let mut state = lock(&self.inner.state);
         let mut rng = OsRng;
         let mut tries = 0;
-        while state.paths.len() < config.paths
-            && !state.guards.is_empty()
-            && tries < config.paths * 2
-        {
+        let guards: Vec<NodeListing> = state.guards.usable().into_iter().cloned().collect();
+        let own = state.own_swarm(config.avoid_swarms);
+        while state.paths.len() < config.paths && !guards.is_empty() && tries < config.paths * 2 {
             tries += 1;
             // The guard with the fewest paths; a failed try moves on to the next one.
-            let Some(guard) = state
-                .guards
+            let Some(guard) = guards
                 .iter()
                 .enumerate()
                 .min_by_key(|(i, g)| {
@@ -478,16 +659,17 @@ impl OnionNetwork {
                         .iter()
                         .filter(|p| p.nodes.first() == Some(*g))
                         .count();
-                    (uses, (i + tries) % state.guards.len())
+                    (uses, (i + tries) % guards.len())
                 })
                 .map(|(_, g)| g.clone())
             else {
                 break;
             };
-            let exclude = state.bad();
+            let mut exclude = state.bad();
+            exclude.extend(own.iter().copied());
             // Other paths' nodes and the other guards only when nothing else fits.
             let mut avoid = state.in_paths();
-            avoid.extend(state.guards.iter().map(NodeListing::pubkey_ed25519));
+            avoid.extend(state.guards.all().iter().map(|g| g.node.pubkey_ed25519()));
             let Some(nodes) = paths::pick_path(
                 &guard,
                 &state.cache.nodes,
@@ -511,27 +693,57 @@ impl OnionNetwork {
         }
     }
 
-    /// The path for a request to `target`: a kept path without it (fewest strikes, taken in
-    /// turn), else a one-off path without it, else any kept path.
-    fn choose_path(&self, target: &Ed25519PublicKey) -> Option<OnionPath> {
+    /// The path for a request to `target` of `account`: a kept path that avoids the target,
+    /// its swarm, the user's own swarm and the nodes the spread rule puts too close to the
+    /// target (fewest strikes, taken in turn), else a one-off path from a usable guard that
+    /// does.
+    ///
+    /// # Errors
+    /// [`NetworkError::NoPath`] when no path can: never a path through the target.
+    fn choose_path(
+        &self,
+        target: &NodeListing,
+        account: AccountId,
+    ) -> Result<OnionPath, NetworkError> {
         let config = &self.inner.config;
         let mut state = lock(&self.inner.state);
         state.turn = state.turn.wrapping_add(1);
         let turn = state.turn;
+        let mut exclude = state.bad();
+        let mut swarms = state.own_swarm(config.avoid_swarms);
+        if config.avoid_swarms {
+            swarms.extend(
+                state
+                    .cache
+                    .swarm_for(account.key())
+                    .into_iter()
+                    .map(NodeListing::pubkey_ed25519),
+            );
+        }
+        exclude.extend(paths::excluded_for_target(
+            &state.cache.nodes,
+            target.pubkey_ed25519(),
+            target.public_ip(),
+            config.spread,
+            std::iter::empty(),
+        ));
+        exclude.extend(swarms);
+        let guards: Vec<NodeListing> = state.guards.usable().into_iter().cloned().collect();
         let usable: Vec<&OnionPath> = state
             .paths
             .iter()
-            .filter(|p| p.nodes.iter().all(|n| n.pubkey_ed25519() != *target))
+            .filter(|p| paths::allowed(&p.nodes, &exclude))
+            .filter(|p| p.nodes.first().is_some_and(|g| guards.contains(g)))
             .collect();
         if let Some(least) = usable.iter().map(|p| p.failures).min() {
             let best: Vec<&&OnionPath> = usable.iter().filter(|p| p.failures == least).collect();
-            return best.get(turn % best.len().max(1)).map(|p| (**p).clone());
+            if let Some(path) = best.get(turn % best.len().max(1)) {
+                return Ok((**path).clone());
+            }
         }
-        let mut exclude = state.bad();
-        exclude.insert(*target);
         let mut rng = OsRng;
         let avoid = HashSet::new();
-        let one_off = state.guards.iter().find_map(|g| {
+        let one_off = guards.iter().find_map(|g| {
             paths::pick_path(
                 g,
                 &state.cache.nodes,
@@ -542,15 +754,22 @@ impl OnionNetwork {
                 &mut rng,
             )
         });
-        if let Some(nodes) = one_off {
-            return Some(OnionPath {
+        match one_off {
+            Some(nodes) => Ok(OnionPath {
                 id: 0,
                 nodes,
                 failures: 0,
-            });
+            }),
+            None if guards.is_empty() => Err(NetworkError::NoPath(
+                "every guard node is unreachable".to_owned(),
+            )),
+            None => Err(NetworkError::NoPath(format!(
+                "no path from your {} usable guard(s) avoids the target, its swarm, your own \
+                 swarm and the nodes too close to the target ({:?})",
+                guards.len(),
+                config.spread
+            ))),
         }
-        let any = state.paths.len();
-        state.paths.get(turn % any.max(1)).cloned()
     }
 
     /// Sends one storage RPC to `target` through a path, retrying on other paths.
@@ -564,9 +783,16 @@ impl OnionNetwork {
         let timeout = self.inner.config.request_timeout;
         let started = Instant::now();
         let deadline = started + timeout;
+        // Only nodes of the signed list, with the keys and address it gives (its X25519 key
+        // derived from the Ed25519 key), whatever the caller passed.
+        let target = lock(&self.inner.state)
+            .cache
+            .get(&target.pubkey_ed25519)
+            .cloned()
+            .ok_or(NetworkError::UnlistedNode)?;
         let target_keys = NodeKeys {
-            ed25519: target.pubkey_ed25519,
-            x25519: X25519PublicKey(target.pubkey_x25519),
+            ed25519: target.pubkey_ed25519(),
+            x25519: target.pubkey_x25519(),
         };
         let mut retry: Option<RetryReason> = None;
         let mut last: Option<NetworkError> = None;
@@ -580,44 +806,54 @@ impl OnionNetwork {
             if let Err(e) = self.upkeep().await {
                 tracing::info!(error = %e, "path upkeep failed");
             }
-            let Some(path) = self.choose_path(&target.pubkey_ed25519) else {
-                last = Some(NetworkError::Unavailable(
-                    "no onion path: every guard failed",
-                ));
-                tokio::time::sleep(retry_delay(attempt, remaining / 4)).await;
-                continue;
+            let path = match self.choose_path(&target, account) {
+                Ok(path) => path,
+                Err(e) => {
+                    let usable = !lock(&self.inner.state).guards.usable().is_empty();
+                    if usable {
+                        // The rules cannot be met with these nodes: waiting does not help.
+                        return Err(e);
+                    }
+                    last = Some(e);
+                    tokio::time::sleep(retry_delay(attempt, remaining / 4)).await;
+                    continue;
+                }
             };
             let sent = Instant::now();
             let per_attempt = (timeout / 2).max(Duration::from_secs(1)).min(remaining);
             let answer = self.attempt(&path, target_keys, rpc, per_attempt).await;
             let status = match &answer {
                 Answer::Ok(_) => Some(200),
-                Answer::WrongSwarm(_) => Some(421),
+                Answer::WrongSwarm => Some(421),
                 Answer::Failed(f) => f.status,
             };
             lock(&self.inner.state).record(Trace {
                 method,
                 path: path.nodes.iter().map(Hop::of).collect(),
-                target: Hop::of_swarm_node(target),
+                target: Hop::of(&target),
                 status,
                 elapsed_ms: elapsed_ms(sent),
                 attempt,
             });
             let failed = match answer {
                 Answer::Ok(body) => {
-                    lock(&self.inner.state).redirects.remove(&account);
+                    self.save_guards();
                     return Ok(body);
                 }
-                Answer::WrongSwarm(body) => return self.wrong_swarm(&path, account, &body).await,
+                Answer::WrongSwarm => {
+                    self.save_guards();
+                    return self.wrong_swarm(account, &target, deadline).await;
+                }
                 Answer::Failed(failed) => failed,
             };
             // The exit could not reach the target: the target is down, not the path.
             if let Some(text) = &failed.body
-                && names_node(text) == Some(target.pubkey_ed25519)
+                && names_node(text) == Some(target.pubkey_ed25519())
             {
+                self.save_guards();
                 return Err(failure(format!(
                     "swarm node {} is unreachable: {}",
-                    Hop::of_swarm_node(target),
+                    Hop::of(&target),
                     text.lines().last().unwrap_or_default()
                 )));
             }
@@ -625,11 +861,8 @@ impl OnionNetwork {
                 && let Some(guard) = path.nodes.first()
                 && !self.probe(guard).await
             {
-                tracing::trace!(guard = %Hop::of(guard), "guard unreachable: replacing it");
-                lock(&self.inner.state)
-                    .strikes
-                    .insert(guard.pubkey_ed25519(), NODE_FAILURE_THRESHOLD);
-                lock(&self.inner.state).drop_node(&guard.pubkey_ed25519());
+                tracing::trace!(guard = %Hop::of(guard), "guard unreachable: set aside until it answers again");
+                lock(&self.inner.state).guard_failed(&guard.pubkey_ed25519());
             }
             let policy_body = failed.body.as_deref().map(as_not_found);
             let reply = Reply {
@@ -649,6 +882,7 @@ impl OnionNetwork {
                 }
             }
         }
+        self.save_guards();
         Err(last.unwrap_or(NetworkError::Timeout))
     }
 
@@ -704,7 +938,8 @@ impl OnionNetwork {
         }
         match onion.response_key.open_v3(&resp.body) {
             Ok(v3) if v3.status == 200 => Answer::Ok(v3.body),
-            Ok(v3) if v3.status == 421 => Answer::WrongSwarm(v3.body),
+            // The body (the swarm the node names) is never used.
+            Ok(v3) if v3.status == 421 => Answer::WrongSwarm,
             Ok(v3) => Answer::Failed(Failed::answer(v3.status, &v3.body, true)),
             Err(_) => Answer::Failed(Failed {
                 status: Some(200),
@@ -808,49 +1043,55 @@ impl OnionNetwork {
         outcome.request
     }
 
-    /// A 421: the swarm the node named, after the failure policy had its say (a second 421
-    /// for the account refreshes the node cache).
+    /// A 421 from `target`: a hint that the node list is stale, nothing more. The signed list
+    /// is fetched again (at most every [`CACHE_MIN_LIFETIME`], up to [`MAX_421_REFRESHES`]
+    /// times, within the request's `deadline`) and the account's swarm recomputed from it.
+    ///
+    /// # Errors
+    /// Always: [`NetworkError::WrongSwarm`] with the recomputed swarm once the list no longer
+    /// puts `target` in it, else [`NetworkError::WrongSwarmUnconfirmed`].
     async fn wrong_swarm(
         &self,
-        path: &OnionPath,
         account: AccountId,
-        body: &str,
+        target: &NodeListing,
+        deadline: Instant,
     ) -> Result<String, NetworkError> {
-        let retry = {
-            let mut state = lock(&self.inner.state);
-            state
-                .redirects
-                .retain(|_, (_, at)| at.elapsed() < REDIRECT_WINDOW);
-            let seen = state
-                .redirects
-                .get(&account)
-                .filter(|(_, at)| at.elapsed() < REDIRECT_WINDOW)
-                .map_or(0, |(n, _)| *n);
-            state
-                .redirects
-                .insert(account, (seen.saturating_add(1), Instant::now()));
-            match seen {
-                0 => None,
-                1 => Some(RetryReason::Redirect),
-                _ => Some(RetryReason::RedirectSwarmRefresh),
+        // Nothing on the path is to blame (the failure policy leaves a 421's path unchanged).
+        let mut refreshes = 0;
+        loop {
+            let swarm: Vec<SwarmNode> = lock(&self.inner.state)
+                .cache
+                .swarm_for(account.key())
+                .into_iter()
+                .map(swarm_node)
+                .collect();
+            if !swarm.is_empty()
+                && swarm
+                    .iter()
+                    .all(|n| n.pubkey_ed25519 != target.pubkey_ed25519())
+            {
+                return Err(NetworkError::WrongSwarm(swarm));
             }
-        };
-        let reply = Reply {
-            status: Some(421),
-            timeout: false,
-            body: None,
-            decryption_failed: false,
-        };
-        if let RequestAction::Retry {
-            refresh_node_cache: true,
-            ..
-        } = self.apply_policy(path, retry, &reply, false)
-            && let Err(e) = self.refresh_cache().await
-        {
-            tracing::info!(error = %e, "node cache refresh after a second 421 failed");
+            if refreshes >= MAX_421_REFRESHES {
+                break;
+            }
+            let since = lock(&self.inner.state).refreshed.elapsed();
+            let wait = CACHE_MIN_LIFETIME.saturating_sub(since);
+            if Instant::now() + wait > deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            refreshes += 1;
+            if let Err(e) = self.refresh_cache().await {
+                tracing::info!(error = %e, "node cache refresh after a 421 failed");
+            }
         }
-        let swarm = GetSwarmResponse::parse(body.as_bytes(), Encoding::Json)?;
-        Err(NetworkError::WrongSwarm(swarm.snodes))
+        tracing::info!(
+            node = %Hop::of(target),
+            refreshes,
+            "a 421 the signed node list does not confirm"
+        );
+        Err(NetworkError::WrongSwarmUnconfirmed { refreshes })
     }
 }
 
@@ -923,6 +1164,10 @@ fn swarm_node(node: &NodeListing) -> SwarmNode {
 }
 
 impl Network for OnionNetwork {
+    fn set_own_account(&self, account: AccountId) {
+        Self::set_own_account(self, account);
+    }
+
     async fn get_swarm(&self, account: AccountId) -> Result<Vec<SwarmNode>, NetworkError> {
         if let Err(e) = self.upkeep().await {
             tracing::info!(error = %e, "path upkeep failed");
@@ -1041,7 +1286,8 @@ mod tests {
     fn default_config_matches_the_spec() {
         let c = OnionConfig::default();
         assert_eq!((c.guards, c.paths, c.hops), (2, 2, 3));
-        assert_eq!(c.spread, SpreadRule::DistinctAddress);
+        assert_eq!(c.spread, SpreadRule::DistinctSubnet24);
+        assert!(c.avoid_swarms);
         assert_eq!(c.request_timeout, Duration::from_secs(10));
     }
 }

@@ -33,6 +33,32 @@ pub(crate) fn shuffled<'a>(
     nodes
 }
 
+/// The nodes no hop of a path to `target` (at `target_ip`) may be: the target itself, every
+/// node of `pool` that `rule` puts too close to the target (its /24 under
+/// [`SpreadRule::DistinctSubnet24`], its address under [`SpreadRule::DistinctAddress`]), and
+/// the members of the swarms in `swarms` (the target's and the user's own).
+pub(crate) fn excluded_for_target<'a>(
+    pool: &[NodeListing],
+    target: Ed25519PublicKey,
+    target_ip: Ipv4Addr,
+    rule: SpreadRule,
+    swarms: impl IntoIterator<Item = &'a NodeListing>,
+) -> HashSet<Ed25519PublicKey> {
+    let mut out: HashSet<Ed25519PublicKey> = pool
+        .iter()
+        .filter(|n| !compatible(rule, n.public_ip(), target_ip))
+        .map(NodeListing::pubkey_ed25519)
+        .collect();
+    out.insert(target);
+    out.extend(swarms.into_iter().map(NodeListing::pubkey_ed25519));
+    out
+}
+
+/// Whether a path may carry a request: none of its nodes is in `exclude`.
+pub(crate) fn allowed(path: &[NodeListing], exclude: &HashSet<Ed25519PublicKey>) -> bool {
+    !path.is_empty() && path.iter().all(|n| !exclude.contains(&n.pubkey_ed25519()))
+}
+
 /// A path of `hops` nodes starting at `guard`, the others from `pool`: never a node in
 /// `exclude`, a node in `avoid` (used by another path) only when there is no other choice, and
 /// every pair of nodes compatible under `rule`. `None` when the pool cannot make one.
@@ -115,7 +141,98 @@ mod tests {
     }
 
     #[test]
-    fn paths_never_share_an_address_by_default() {
+    fn paths_to_a_target_avoid_its_swarm_the_own_swarm_and_its_slash_24() {
+        // Four /24s of four nodes: 10.0.0.x holds the target and two of its swarm mates,
+        // 10.0.1.x one more swarm mate and the user's own swarm (two nodes), 10.0.2.x and
+        // 10.0.3.x are free.
+        let nodes = pool(
+            &(0..4u8)
+                .flat_map(|net| (1..=4u8).map(move |i| [10, 0, net, i]))
+                .collect::<Vec<_>>(),
+        );
+        let target = &nodes[0];
+        let target_swarm = [&nodes[1], &nodes[2], &nodes[4]];
+        let own_swarm = [&nodes[5], &nodes[6]];
+        let exclude = excluded_for_target(
+            &nodes,
+            target.pubkey_ed25519(),
+            target.public_ip(),
+            SpreadRule::default(),
+            target_swarm.iter().chain(&own_swarm).copied(),
+        );
+        // The target's /24 (four nodes), its swarm mate on 10.0.1.1, the own swarm.
+        let expected: HashSet<_> = [0, 1, 2, 3, 4, 5, 6]
+            .iter()
+            .map(|&i| nodes[i].pubkey_ed25519())
+            .collect();
+        assert_eq!(exclude, expected);
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let allowed_guards: Vec<&NodeListing> = nodes
+            .iter()
+            .filter(|n| !exclude.contains(&n.pubkey_ed25519()))
+            .collect();
+        for seed in 0..50u64 {
+            let guard = allowed_guards[usize::try_from(seed).unwrap() % allowed_guards.len()];
+            let path = pick_path(
+                guard,
+                &nodes,
+                3,
+                SpreadRule::default(),
+                &exclude,
+                &HashSet::new(),
+                &mut rng,
+            );
+            // Only 10.0.1.x, 10.0.2.x and 10.0.3.x are left: one hop in each.
+            let path = path.unwrap();
+            assert!(allowed(&path, &exclude), "{path:?}");
+            let nets: HashSet<_> = path.iter().map(|n| n.public_ip().octets()[2]).collect();
+            assert_eq!(nets, [1, 2, 3].into());
+        }
+        // A guard in the target's swarm makes no path, and a kept path through the target,
+        // its swarm, its /24 or the own swarm is not allowed.
+        assert!(
+            pick_path(
+                &nodes[4],
+                &nodes,
+                3,
+                SpreadRule::default(),
+                &exclude,
+                &HashSet::new(),
+                &mut rng
+            )
+            .is_none()
+        );
+        for bad in 0..7 {
+            let path = [nodes[bad].clone(), nodes[8].clone(), nodes[12].clone()];
+            assert!(!allowed(&path, &exclude), "node {bad}");
+        }
+        assert!(allowed(
+            &[nodes[7].clone(), nodes[8].clone(), nodes[12].clone()],
+            &exclude
+        ));
+        // The testnet's rule (distinct addresses) only keeps the target's own address out.
+        let loose = excluded_for_target(
+            &nodes,
+            target.pubkey_ed25519(),
+            target.public_ip(),
+            SpreadRule::DistinctAddress,
+            [],
+        );
+        assert_eq!(loose, [target.pubkey_ed25519()].into());
+    }
+
+    #[test]
+    fn the_default_rule_is_one_node_per_slash_24() {
+        assert_eq!(SpreadRule::default(), SpreadRule::DistinctSubnet24);
+        assert!(!compatible(
+            SpreadRule::default(),
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2)
+        ));
+    }
+
+    #[test]
+    fn paths_never_share_an_address_under_the_address_rule() {
         // Two nodes on each of four addresses.
         let ips: Vec<[u8; 4]> = (1..=4)
             .flat_map(|i| [[10, 0, 0, i], [10, 0, 0, i]])
@@ -129,7 +246,7 @@ mod tests {
                 guard,
                 &nodes,
                 3,
-                SpreadRule::default(),
+                SpreadRule::DistinctAddress,
                 &HashSet::new(),
                 &HashSet::new(),
                 &mut rng,
@@ -215,7 +332,7 @@ mod tests {
             &nodes[0],
             &nodes,
             3,
-            SpreadRule::default(),
+            SpreadRule::DistinctAddress,
             &exclude,
             &HashSet::new(),
             &mut rng,
@@ -230,7 +347,7 @@ mod tests {
                 guard,
                 &nodes,
                 3,
-                SpreadRule::default(),
+                SpreadRule::DistinctAddress,
                 &exclude,
                 &keys(&first),
                 &mut rng,
@@ -251,7 +368,7 @@ mod tests {
             &small[0],
             small,
             3,
-            SpreadRule::default(),
+            SpreadRule::DistinctAddress,
             &exclude,
             &HashSet::new(),
             &mut rng,
@@ -269,7 +386,7 @@ mod tests {
                 guard,
                 small,
                 3,
-                SpreadRule::default(),
+                SpreadRule::DistinctAddress,
                 &exclude,
                 &keys(&first),
                 &mut rng
@@ -282,7 +399,7 @@ mod tests {
                 target,
                 &nodes,
                 3,
-                SpreadRule::default(),
+                SpreadRule::DistinctAddress,
                 &exclude,
                 &HashSet::new(),
                 &mut rng
@@ -307,7 +424,7 @@ mod tests {
                 &path,
                 1,
                 &nodes,
-                SpreadRule::default(),
+                SpreadRule::DistinctAddress,
                 &HashSet::new(),
                 &mut rng,
             )
@@ -317,7 +434,15 @@ mod tests {
         }
         let exclude = keys(&nodes[4..]);
         assert!(
-            pick_replacement(&path, 1, &nodes, SpreadRule::default(), &exclude, &mut rng).is_none()
+            pick_replacement(
+                &path,
+                1,
+                &nodes,
+                SpreadRule::DistinctAddress,
+                &exclude,
+                &mut rng
+            )
+            .is_none()
         );
     }
 }

@@ -231,10 +231,12 @@ impl TestNet {
     }
 }
 
-/// The onion settings of the tests: the defaults, with a shorter request timeout.
+/// The onion settings of the tests: the defaults, with a shorter request timeout, and the
+/// guards next to the node cache file (the path rules come from the testnet's network file).
 pub fn onion_config(cache: Option<PathBuf>) -> OnionConfig {
     OnionConfig {
         request_timeout: Duration::from_secs(5),
+        guard_file: cache.as_ref().map(|c| c.with_extension("guards.json")),
         cache_file: cache,
         ..OnionConfig::default()
     }
