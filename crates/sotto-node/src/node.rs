@@ -358,13 +358,5 @@ const MAX_LOGGED_LEN: usize = 160;
 /// made safe to log: at most [`MAX_LOGGED_LEN`] characters, control and non-ASCII
 /// characters escaped, so one request cannot write fake lines or flood the log.
 pub(crate) fn loggable(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_LOGGED_LEN)
-        .flat_map(char::escape_default)
-        .collect();
-    if text.chars().nth(MAX_LOGGED_LEN).is_some() {
-        out.push('…');
-    }
-    out
+    sotto_rpc::escaped_prefix(text, MAX_LOGGED_LEN)
 }

@@ -240,21 +240,29 @@ pub enum RpcError {
 /// The most characters of an unknown method's name that [`RpcError::UnknownMethod`] keeps.
 pub const MAX_SHOWN_METHOD_LEN: usize = 64;
 
+/// The first `max_chars` characters of an untrusted string with control and non-ASCII
+/// characters escaped (`\n`, `\u{1b}`, …), and `…` when it was longer: safe to log or echo,
+/// since it can neither forge a log line nor flood one.
+#[must_use]
+pub fn escaped_prefix(text: &str, max_chars: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(max_chars)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().nth(max_chars).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 impl RpcError {
     /// [`RpcError::UnknownMethod`] for a name a client sent: truncated to
     /// [`MAX_SHOWN_METHOD_LEN`] characters, then control and non-ASCII characters escaped
     /// (`\n`, `\u{1b}`, …), so a client cannot forge or flood log lines through it.
     #[must_use]
     pub fn unknown_method(name: &str) -> Self {
-        let mut shown: String = name
-            .chars()
-            .take(MAX_SHOWN_METHOD_LEN)
-            .flat_map(char::escape_default)
-            .collect();
-        if name.chars().nth(MAX_SHOWN_METHOD_LEN).is_some() {
-            shown.push('…');
-        }
-        Self::UnknownMethod(shown)
+        Self::UnknownMethod(escaped_prefix(name, MAX_SHOWN_METHOD_LEN))
     }
 
     /// The HTTP status code.

@@ -23,7 +23,7 @@ pub use check::{
     SIGNATURE_TOLERANCE_FORWARDED_MS, SIGNATURE_TOLERANCE_MS, STORE_TOLERANCE_MS,
     check_message_bounds, check_replica_bounds,
 };
-pub use error::{AuthError, MAX_SHOWN_METHOD_LEN, ParseError, RpcError};
+pub use error::{AuthError, MAX_SHOWN_METHOD_LEN, ParseError, RpcError, escaped_prefix};
 pub use hash::{MESSAGE_HASH_LEN, MessageHash};
 pub use namespace::{Namespace, Namespaces, TTL_MAX_PRIVATE_MS, TTL_MAX_PUBLIC_MS, TTL_MIN_MS};
 pub use request::{Encoding, Method, Request};

@@ -161,18 +161,10 @@ impl NodeCache {
     /// # Errors
     /// Why an existing file is unusable.
     pub fn load(path: &Path, directory: &Ed25519PublicKey) -> Result<Option<Self>, CacheFileError> {
-        use std::io::Read as _;
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let mut bytes = Vec::new();
-        let cap = u64::try_from(MAX_CACHE_FILE_LEN)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        file.take(cap).read_to_end(&mut bytes)?;
-        Self::from_file(&bytes, directory).map(Some)
+        match read_capped(path, MAX_CACHE_FILE_LEN)? {
+            Some(bytes) => Self::from_file(&bytes, directory).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Writes the cache to `path` atomically (a 0600 temporary file renamed into place).
@@ -180,26 +172,46 @@ impl NodeCache {
     /// # Errors
     /// The I/O failure.
     pub fn save(&self, path: &Path, directory: &Ed25519PublicKey) -> Result<(), CacheFileError> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-        tmp_name.push(format!(".tmp{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&self.to_file(directory))?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            e.into()
-        })
+        Ok(write_private(path, &self.to_file(directory))?)
     }
+}
+
+/// Reads at most `cap + 1` bytes of the file at `path` (so that an oversize file is seen as one
+/// without reading all of it); `Ok(None)` when there is no file.
+pub(crate) fn read_capped(path: &Path, cap: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Writes `bytes` to `path` atomically: a 0600 temporary file beside it, synced, renamed into
+/// place.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 #[cfg(test)]

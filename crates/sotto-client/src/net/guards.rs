@@ -19,7 +19,6 @@
 //! Every function takes the time as a parameter; nothing here touches a clock or a socket.
 
 use std::collections::HashSet;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sotto_crypto::{CryptoRngCore, Ed25519PublicKey};
 use sotto_swarm::NodeListing;
 
-use super::cache::{CacheFileError, NodeCache};
+use super::cache::{CacheFileError, NodeCache, read_capped, write_private};
 
 /// The shortest time a guard is kept.
 pub const GUARD_LIFETIME_MIN: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -374,18 +373,10 @@ impl Guards {
         directory: &Ed25519PublicKey,
         cache: &NodeCache,
     ) -> Result<Option<Self>, CacheFileError> {
-        use std::io::Read as _;
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let mut bytes = Vec::new();
-        let cap = u64::try_from(MAX_FILE_LEN)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        file.take(cap).read_to_end(&mut bytes)?;
-        Self::from_file(&bytes, directory, cache).map(Some)
+        match read_capped(path, MAX_FILE_LEN)? {
+            Some(bytes) => Self::from_file(&bytes, directory, cache).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Writes the set to `path` atomically (a 0600 temporary file renamed into place).
@@ -393,25 +384,7 @@ impl Guards {
     /// # Errors
     /// The I/O failure.
     pub fn save(&self, path: &Path, directory: &Ed25519PublicKey) -> Result<(), CacheFileError> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-        tmp_name.push(format!(".tmp{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&self.to_file(directory))?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            e.into()
-        })
+        Ok(write_private(path, &self.to_file(directory))?)
     }
 }
 
