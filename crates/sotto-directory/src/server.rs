@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, OsRng};
 use sotto_swarm::NodeListing;
-use sotto_transport::{HttpsClient, Request, Response, TlsIdentity, TransportError, serve};
+use sotto_transport::{
+    Admission as AdmitRequest, HttpsClient, Request, Response, ServerLimits, TlsIdentity,
+    TransportError, serve_with,
+};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
@@ -198,8 +201,29 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             .min(config.min_epoch_interval_ms.max(1))
             .clamp(20, 1000),
     );
+    // Rate limits apply before the body is read, so a flood costs the directory no reads.
+    let admission: AdmitRequest = {
+        let shared = Arc::clone(&shared);
+        Arc::new(move |head| {
+            let now = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let allowed = shared
+                .limiter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .allow(head.peer.ip(), now);
+            if allowed {
+                Ok(())
+            } else {
+                let e = DirectoryError::RateLimited;
+                Err(Response::text(e.status(), e.to_string()))
+            }
+        })
+    };
+    let limits = ServerLimits::new(MAX_BODY);
     tokio::select! {
-        result = serve(listener, tls, MAX_BODY, handler) => result.map_err(RunError::Serve),
+        result = serve_with(listener, tls, limits, Some(admission), handler) => {
+            result.map_err(RunError::Serve)
+        }
         () = tick_loop(&shared, period) => Ok(()),
         () = shutdown_signal() => {
             info!("shutting down");
@@ -209,16 +233,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 }
 
 async fn handle(shared: &Shared, req: Request) -> Response {
-    let now = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let allowed = shared
-        .limiter
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .allow(req.peer.ip(), now);
-    if !allowed {
-        let e = DirectoryError::RateLimited;
-        return Response::text(e.status(), e.to_string());
-    }
     let path = req.path.split('?').next().unwrap_or_default();
     match (req.method.as_str(), path) {
         ("POST", "/json_rpc") => {
