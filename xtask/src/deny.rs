@@ -82,7 +82,12 @@ fn lay_out_snapshot(root: &Path) -> Result<()> {
     };
     git(&["init", "--quiet"])?;
     git(&["add", "--all"])?;
-    git(&["commit", "--quiet", "--message", "advisory database snapshot"])?;
+    git(&[
+        "commit",
+        "--quiet",
+        "--message",
+        "advisory database snapshot",
+    ])?;
     Ok(())
 }
 
