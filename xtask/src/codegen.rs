@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::root;
 
@@ -63,12 +63,8 @@ fn generate() -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-pub fn codegen(args: &[String]) -> Result<bool> {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => bail!("usage: cargo xtask codegen [--check]"),
-    };
+/// Regenerates the protobuf code, or with `check` only reports whether it is stale.
+pub fn codegen(check: bool) -> Result<bool> {
     let root = root();
     let mut stale = Vec::new();
     for (path, code) in generate()? {

@@ -15,13 +15,28 @@ use anyhow::{Context, Result, bail};
 use crate::root;
 use crate::testnet::{Supervisor, bin_dir, build, is_running};
 
-const USAGE: &str = "\
-cargo xtask demo [--dir DIR] [--nodes N] [--base-port P] [--root ROOT] [--no-wait]
-    Build sotto, sotto-node and sotto-directory, start a local testnet in DIR (default
-    target/testnet; or reuse the one `cargo xtask testnet` runs there), create the accounts
-    alice and bob in ROOT (default target/demo; both are replaced each run) and play a chat
-    between them with the `sotto` command, printing every command and its output. Then the
-    network stays up for you to go on chatting, until Ctrl-C; --no-wait stops it and exits.";
+/// `cargo xtask demo`: its flags, as typed.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DemoArgs {
+    /// The testnet's directory (default target/testnet); a testnet already running there
+    /// (`cargo xtask testnet`) is reused.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Nodes to start when no testnet runs in DIR (1 to 200).
+    #[arg(long, value_name = "N", default_value_t = 14,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=200))]
+    pub nodes: usize,
+    /// The directory's port; node i listens on 127.0.0.(10+i), port P+1.
+    #[arg(long = "base-port", value_name = "P", default_value_t = 22020)]
+    pub base_port: u16,
+    /// Where the accounts alice and bob are made (default target/demo; both are replaced each
+    /// run).
+    #[arg(long, value_name = "ROOT")]
+    pub root: Option<PathBuf>,
+    /// Stop the network and exit after the chat (for scripts and CI).
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
+}
 
 struct Options {
     dir: PathBuf,
@@ -31,46 +46,31 @@ struct Options {
     wait: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut opts = Options {
-        dir: root().join("target/testnet"),
-        nodes: 14,
-        port: 22020,
-        root: root().join("target/demo"),
-        wait: true,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .with_context(|| format!("{arg} needs a value\n\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--dir" => opts.dir = PathBuf::from(value()?),
-            "--nodes" => opts.nodes = value()?.parse().context("--nodes takes a number")?,
-            "--base-port" => {
-                opts.port = value()?
-                    .parse()
-                    .context("--base-port takes a port number")?;
-            }
-            "--root" => opts.root = PathBuf::from(value()?),
-            "--no-wait" => opts.wait = false,
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+impl From<&DemoArgs> for Options {
+    /// Relative paths are taken from the workspace root, like the defaults, so the commands the
+    /// demo prints work from there.
+    fn from(args: &DemoArgs) -> Self {
+        let dir = args
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("target/testnet"));
+        let accounts = args
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("target/demo"));
+        Self {
+            dir: root().join(dir),
+            nodes: args.nodes,
+            port: args.base_port,
+            root: root().join(accounts),
+            wait: !args.no_wait,
         }
     }
-    if opts.nodes == 0 || opts.nodes > 200 {
-        bail!("--nodes must be 1 to 200");
-    }
-    // Relative paths are taken from the workspace root, like the defaults, so the commands the
-    // demo prints work from there.
-    opts.dir = root().join(&opts.dir);
-    opts.root = root().join(&opts.root);
-    Ok(opts)
 }
 
-pub fn demo(args: &[String]) -> Result<bool> {
-    let opts = parse(args)?;
+/// Runs the demo.
+pub fn demo(args: &DemoArgs) -> Result<bool> {
+    let opts = Options::from(args);
     build(&["sotto-cli", "sotto-node", "sotto-directory"])?;
     let started = if is_running(&opts.dir) {
         println!(
@@ -294,13 +294,35 @@ mod tests {
         assert_eq!(quote(""), "\"\"");
     }
 
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Demo {
+            #[command(flatten)]
+            args: DemoArgs,
+        }
+        let demo = Demo::try_parse_from(std::iter::once("demo").chain(args.iter().copied()))?;
+        Ok(Options::from(&demo.args))
+    }
+
     #[test]
     fn unknown_arguments_are_refused() {
-        assert!(parse(&["--nodes".to_owned(), "0".to_owned()]).is_err());
-        assert!(parse(&["--frobnicate".to_owned()]).is_err());
-        let opts =
-            parse(&["--no-wait".to_owned(), "--root".to_owned(), "x".to_owned()]).expect("valid");
+        assert!(parse(&["--nodes", "0"]).is_err());
+        assert!(parse(&["--nodes", "201"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        let opts = parse(&["--no-wait", "--root", "x"]).expect("valid");
         assert!(!opts.wait);
         assert_eq!(opts.root, root().join("x"));
+        let defaults = parse(&[]).expect("valid");
+        assert!(defaults.wait);
+        assert_eq!(
+            (defaults.nodes, defaults.port, defaults.dir, defaults.root),
+            (
+                14,
+                22020,
+                root().join("target/testnet"),
+                root().join("target/demo")
+            )
+        );
     }
 }

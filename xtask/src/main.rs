@@ -4,78 +4,137 @@
 //! cargo xtask demo               two accounts chat over a local testnet (the README's first command)
 //! cargo xtask vectors [DIR…]     run the conformance vectors (default: test-vectors)
 //! cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]
-//! cargo xtask bench NAME          run a benchmark in release mode on one core
+//! cargo xtask bench NAME         run a benchmark in release mode on one core
 //! cargo xtask codegen [--check]  regenerate (or check) the Rust code for proto/*.proto
 //! cargo xtask deny               cargo-deny: advisories, licences, bans, sources
+//! cargo xtask testnet [status|add|kill NODE|stop NODE|restart NODE]  a local network
 //! cargo xtask ci                 fmt, clippy, tests, vectors, fuzz build: what CI runs
+//! cargo xtask help [COMMAND]     the overview, or one command's flags (also `--help`)
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod codegen;
 mod demo;
 mod deny;
 mod testnet;
 
-const HELP: &str = "\
-cargo xtask <command>
+/// The project's one task runner.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "The project's one task runner.",
+    after_help = "`cargo xtask help COMMAND` or `cargo xtask COMMAND --help` describes one command."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Task>,
+}
 
-Commands:
-  demo [--dir DIR] [--nodes N] [--base-port P] [--root ROOT] [--no-wait]
-                      Start the local testnet (or reuse a running one), create two
-                      accounts, alice and bob, in ROOT (default target/demo) and play a
-                      chat between them with the `sotto` command, printing each command,
-                      its delivery states and the onion route it took. The network then
-                      stays up for you to chat on, until Ctrl-C (--no-wait: exit).
-  vectors [DIR...]    Run every conformance vector in DIR (default: test-vectors).
-                      Prints one line per failing case and ends with
-                      `vectors: N passed, M failed`; exits 1 if anything failed.
-  fuzz [--seconds N] [--build-only] [TARGET...]
-                      Build the fuzz targets (cargo-fuzz, installed if missing) and run
-                      each for N seconds (default 60). Without TARGET, all of them.
-  bench NAME          Run benchmark NAME (release build, pinned to one core when
-                      `taskset` exists); prints each figure with its ratio to a bound
-                      measured in the same run and writes target/bench/NAME.json.
-                      `cargo xtask bench` alone lists the benchmarks.
-  codegen [--check]   Regenerate crates/sotto-envelope/src/generated/ from proto/*.proto
-                      (pure Rust: protox + prost-build, no protoc). --check fails if the
-                      committed code is stale.
-  deny                cargo-deny (installed if missing) against deny.toml: known
-                      advisories (from the snapshot in supply-chain/advisory-db),
-                      licences, crate sources; offline.
-  testnet [--nodes N] [--base-port P] [--dir DIR]
-                      Start a local network (a directory and N nodes, default 14, each on
-                      its own 127.0.0.x address) and supervise it until Ctrl-C; writes
-                      DIR/network.json (default target/testnet). From another terminal:
-                      `cargo xtask testnet status|add|kill NODE|stop NODE|restart NODE`.
-  ci                  What CI runs: cargo fmt --check, clippy -D warnings, cargo deny,
-                      the test suite, codegen --check, the vectors and a build of every
-                      fuzz target.
-  help                This text.
-";
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Two accounts chat over a local testnet (the README's first command).
+    ///
+    /// Start the local testnet (or reuse a running one), create two accounts, alice and bob, in
+    /// ROOT (default target/demo) and play a chat between them with the `sotto` command, printing
+    /// each command, its delivery states and the onion route it took. The network then stays up
+    /// for you to chat on, until Ctrl-C (--no-wait: exit).
+    Demo(demo::DemoArgs),
+    /// Run the conformance vectors.
+    ///
+    /// Run every conformance vector in DIR (default: test-vectors). Prints one line per failing
+    /// case and ends with `vectors: N passed, M failed`; exits 1 if anything failed.
+    Vectors {
+        /// Directories of vectors (default: test-vectors).
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
+    /// Build and run the fuzz targets.
+    ///
+    /// Build the fuzz targets (cargo-fuzz, installed if missing) and run each for N seconds.
+    /// Without TARGET, all of them.
+    Fuzz(FuzzArgs),
+    /// Run a benchmark in release mode on one core.
+    ///
+    /// Run benchmark NAME (release build, pinned to one core when `taskset` exists); prints each
+    /// figure with its ratio to a bound measured in the same run and writes
+    /// target/bench/NAME.json. `cargo xtask bench` alone lists the benchmarks.
+    Bench {
+        /// The benchmark and its arguments (passed to sotto-bench).
+        #[arg(
+            value_name = "NAME",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+    },
+    /// Regenerate (or check) the Rust code for proto/*.proto.
+    ///
+    /// Regenerate crates/sotto-envelope/src/generated/ from proto/*.proto (pure Rust: protox +
+    /// prost-build, no protoc).
+    Codegen {
+        /// Fail if the committed code is stale instead of rewriting it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// cargo-deny: advisories, licences, bans, sources.
+    ///
+    /// cargo-deny (installed if missing) against deny.toml: known advisories (from the snapshot
+    /// in supply-chain/advisory-db), licences, crate sources; offline.
+    Deny,
+    /// A local network, supervised until Ctrl-C, and its control verbs.
+    ///
+    /// Build sotto-node and sotto-directory, start a directory on 127.0.0.1:P and N nodes on
+    /// 127.0.0.11, 127.0.0.12, … port P+1, each with its own data directory under DIR, write
+    /// DIR/network.json for clients, print what runs where, and stop everything on Ctrl-C. From
+    /// another terminal: `cargo xtask testnet status|add|kill NODE|stop NODE|restart NODE
+    /// [--dir DIR]`.
+    Testnet(testnet::TestnetArgs),
+    /// What CI runs: fmt, clippy, deny, tests, demo, codegen --check, fuzz build, vectors.
+    ///
+    /// cargo fmt --check, clippy -D warnings, cargo deny, the test suite, the demo,
+    /// codegen --check, a build of every fuzz target and the vectors.
+    Ci,
+}
+
+/// `cargo xtask fuzz`: its flags, as typed.
+#[derive(clap::Args, Debug)]
+struct FuzzArgs {
+    /// Seconds to run each target.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    seconds: u64,
+    /// Only build the targets.
+    #[arg(long = "build-only")]
+    build_only: bool,
+    /// Targets to run (default: all of them).
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("vectors") => vectors(args.get(1..).unwrap_or_default()),
-        Some("fuzz") => fuzz(args.get(1..).unwrap_or_default()),
-        Some("bench") => bench(args.get(1..).unwrap_or_default()),
-        Some("codegen") => codegen::codegen(args.get(1..).unwrap_or_default()),
-        Some("testnet") => testnet::testnet(args.get(1..).unwrap_or_default()),
-        Some("demo") => demo::demo(args.get(1..).unwrap_or_default()),
-        Some("deny") => deny::deny(),
-        Some("ci") => ci(),
-        Some("help" | "--help" | "-h") | None => {
-            print!("{HELP}");
-            Ok(true)
-        }
-        Some(other) => {
-            eprint!("unknown command {other:?}\n\n{HELP}");
-            Ok(false)
-        }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help`, `help`, and usage errors: clap prints them (and picks the exit code).
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Some(Task::Vectors { dirs }) => vectors(&dirs),
+        Some(Task::Fuzz(args)) => fuzz(&args),
+        Some(Task::Bench { args }) => bench(&args),
+        Some(Task::Codegen { check }) => codegen::codegen(check),
+        Some(Task::Testnet(args)) => testnet::testnet(&args),
+        Some(Task::Demo(args)) => demo::demo(&args),
+        Some(Task::Deny) => deny::deny(),
+        Some(Task::Ci) => ci(),
+        None => Cli::command()
+            .print_help()
+            .map(|()| true)
+            .context("printing the help"),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -93,11 +152,11 @@ pub(crate) fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn vectors(args: &[String]) -> Result<bool> {
+fn vectors(args: &[PathBuf]) -> Result<bool> {
     let dirs: Vec<PathBuf> = if args.is_empty() {
         vec![root().join("test-vectors")]
     } else {
-        args.iter().map(PathBuf::from).collect()
+        args.to_vec()
     };
     let report = sotto_testkit::vectors::run_dirs(&dirs);
     for failure in &report.failures {
@@ -153,24 +212,13 @@ fn ensure_cargo_fuzz() -> Result<()> {
     Ok(())
 }
 
-fn fuzz(args: &[String]) -> Result<bool> {
-    let mut seconds = 60u64;
-    let mut build_only = false;
-    let mut targets = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--seconds" => {
-                seconds = it
-                    .next()
-                    .context("--seconds needs a number")?
-                    .parse()
-                    .context("--seconds needs a number")?;
-            }
-            "--build-only" => build_only = true,
-            name => targets.push(name.to_owned()),
-        }
-    }
+fn fuzz(args: &FuzzArgs) -> Result<bool> {
+    let FuzzArgs {
+        seconds,
+        build_only,
+        ref targets,
+    } = *args;
+    let mut targets = targets.clone();
     ensure_cargo_fuzz()?;
     // cargo-fuzz needs nightly features; the stable toolchain allows them with RUSTC_BOOTSTRAP.
     let env = [("RUSTC_BOOTSTRAP", "1")];
@@ -265,23 +313,24 @@ fn ci() -> Result<bool> {
     step(&["test", "--locked", "--workspace"])?;
     // The README's main command, end to end on its own addresses and directories (so a
     // testnet the user runs is left alone).
-    let demo_args = [
-        "--no-wait",
-        "--dir",
-        "target/ci-demo/testnet",
-        "--root",
-        "target/ci-demo/accounts",
-        "--base-port",
-        "24020",
-    ]
-    .map(str::to_owned);
+    let demo_args = demo::DemoArgs {
+        dir: Some(PathBuf::from("target/ci-demo/testnet")),
+        nodes: 14,
+        base_port: 24020,
+        root: Some(PathBuf::from("target/ci-demo/accounts")),
+        no_wait: true,
+    };
     if !demo::demo(&demo_args)? {
         bail!("`cargo xtask demo` failed");
     }
-    if !codegen::codegen(&["--check".to_owned()])? {
+    if !codegen::codegen(true)? {
         bail!("generated protobuf code is stale");
     }
-    if !fuzz(&["--build-only".to_owned()])? {
+    if !fuzz(&FuzzArgs {
+        seconds: 60,
+        build_only: true,
+        targets: Vec::new(),
+    })? {
         bail!("the fuzz targets do not build");
     }
     // Last, so the closing line of a CI log is the vector summary.
@@ -289,4 +338,93 @@ fn ci() -> Result<bool> {
         bail!("conformance vectors failed");
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("xtask").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn commands_keep_their_flags_and_defaults() {
+        let Some(Task::Fuzz(fuzz)) = parse(&["fuzz"]).unwrap().command else {
+            panic!("fuzz")
+        };
+        assert_eq!((fuzz.seconds, fuzz.build_only), (60, false));
+        let Some(Task::Fuzz(fuzz)) = parse(&["fuzz", "--seconds", "5", "--build-only", "a", "b"])
+            .unwrap()
+            .command
+        else {
+            panic!("fuzz")
+        };
+        assert_eq!((fuzz.seconds, fuzz.build_only), (5, true));
+        assert_eq!(fuzz.targets, ["a", "b"]);
+        assert!(parse(&["fuzz", "--seconds", "x"]).is_err());
+        let Some(Task::Bench { args }) = parse(&["bench", "crypto", "--quick"]).unwrap().command
+        else {
+            panic!("bench")
+        };
+        assert_eq!(args, ["crypto", "--quick"]);
+        assert!(matches!(
+            parse(&["codegen", "--check"]).unwrap().command,
+            Some(Task::Codegen { check: true })
+        ));
+        assert!(matches!(
+            parse(&["vectors"]).unwrap().command,
+            Some(Task::Vectors { dirs }) if dirs.is_empty()
+        ));
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&[]).unwrap().command.is_none());
+        // `help` and `--help` print the overview; every command has its own `--help`.
+        for help in [
+            &["help"][..],
+            &["--help"],
+            &["help", "testnet"],
+            &["demo", "--help"],
+        ] {
+            let err = parse(help).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{help:?}");
+        }
+        let overview = Cli::command().render_long_help().to_string();
+        for command in [
+            "demo", "vectors", "fuzz", "bench", "codegen", "deny", "testnet", "ci",
+        ] {
+            assert!(overview.contains(command), "{command} missing: {overview}");
+        }
+    }
+
+    #[test]
+    fn testnet_control_verbs_and_dir_in_either_place() {
+        let testnet = |args: &[&str]| match parse(args).unwrap().command {
+            Some(Task::Testnet(t)) => t,
+            other => panic!("{other:?}"),
+        };
+        let t = testnet(&["testnet"]);
+        assert!(t.control.is_none());
+        assert_eq!((t.nodes, t.base_port, t.dir), (14, 22020, None));
+        let t = testnet(&["testnet", "kill", "node-03", "--dir", "x"]);
+        assert_eq!(t.control.map(|c| c.line()).as_deref(), Some("kill node-03"));
+        assert_eq!(t.dir, Some(PathBuf::from("x")));
+        let t = testnet(&["testnet", "--dir", "y", "status"]);
+        assert_eq!(t.control.map(|c| c.line()).as_deref(), Some("status"));
+        assert_eq!(t.dir, Some(PathBuf::from("y")));
+        for verb in ["add", "stop node-01", "restart node-02"] {
+            let mut args = vec!["testnet"];
+            args.extend(verb.split(' '));
+            assert_eq!(
+                testnet(&args).control.map(|c| c.line()).as_deref(),
+                Some(verb)
+            );
+        }
+        assert!(parse(&["testnet", "kill"]).is_err());
+        assert!(parse(&["testnet", "--nodes", "0"]).is_err());
+    }
 }

@@ -12,59 +12,81 @@ use sotto_testkit::net::{Testnet, TestnetConfig};
 
 use crate::{root, run};
 
-const USAGE: &str = "\
-cargo xtask testnet [--nodes N] [--base-port P] [--dir DIR]
-    Build sotto-node and sotto-directory, start a directory on 127.0.0.1:P and N nodes
-    (default 14: two swarms of 7) on 127.0.0.11, 127.0.0.12, … port P+1, each with its own
-    data directory under DIR (default target/testnet). Writes DIR/network.json for clients,
-    prints what runs where, and stops everything on Ctrl-C.
-cargo xtask testnet status|add|kill NODE|stop NODE|restart NODE [--dir DIR]
-    Control a running testnet: NODE is a name such as node-03.";
+/// `cargo xtask testnet`: its flags and control verbs, as typed.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TestnetArgs {
+    /// Nodes to start (1 to 200; default 14: two swarms of 7).
+    #[arg(long, value_name = "N", default_value_t = 14,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=200))]
+    pub nodes: usize,
+    /// The directory's port; node i listens on 127.0.0.(10+i), port P+1.
+    #[arg(long = "base-port", value_name = "P", default_value_t = 22020)]
+    pub base_port: u16,
+    /// The testnet's directory: data, logs, network.json and the control socket (default
+    /// target/testnet).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Control a running testnet instead of starting one.
+    #[command(subcommand)]
+    pub control: Option<Control>,
+}
+
+/// The verbs that control a running testnet from another terminal.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Control {
+    /// Print every process: address, key, swarm, state and log file.
+    Status,
+    /// Start one more node.
+    Add,
+    /// Kill a node (SIGKILL), e.g. node-03.
+    Kill {
+        /// The node's name, such as node-03.
+        node: String,
+    },
+    /// Stop a node gracefully.
+    Stop {
+        /// The node's name, such as node-03.
+        node: String,
+    },
+    /// Restart a stopped or killed node with its data.
+    Restart {
+        /// The node's name, such as node-03.
+        node: String,
+    },
+}
+
+impl Control {
+    /// The line the supervisor's control socket reads.
+    pub(crate) fn line(&self) -> String {
+        match self {
+            Self::Status => "status".to_owned(),
+            Self::Add => "add".to_owned(),
+            Self::Kill { node } => format!("kill {node}"),
+            Self::Stop { node } => format!("stop {node}"),
+            Self::Restart { node } => format!("restart {node}"),
+        }
+    }
+}
 
 struct Options {
     nodes: usize,
     port: u16,
     dir: PathBuf,
-    command: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut opts = Options {
-        nodes: 14,
-        port: 22020,
-        dir: root().join("target/testnet"),
-        command: Vec::new(),
+/// Runs `cargo xtask testnet`: supervises a new network, or sends a control verb to a running one.
+pub fn testnet(args: &TestnetArgs) -> Result<bool> {
+    let opts = Options {
+        nodes: args.nodes,
+        port: args.base_port,
+        dir: args
+            .dir
+            .clone()
+            .unwrap_or_else(|| root().join("target/testnet")),
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .with_context(|| format!("{arg} needs a value\n\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--nodes" => opts.nodes = value()?.parse().context("--nodes takes a number")?,
-            "--base-port" => {
-                opts.port = value()?
-                    .parse()
-                    .context("--base-port takes a port number")?
-            }
-            "--dir" => opts.dir = PathBuf::from(value()?),
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => opts.command.push(other.to_owned()),
-        }
-    }
-    if opts.nodes == 0 || opts.nodes > 200 {
-        bail!("--nodes must be 1 to 200");
-    }
-    Ok(opts)
-}
-
-pub fn testnet(args: &[String]) -> Result<bool> {
-    let opts = parse(args)?;
-    if opts.command.is_empty() {
-        supervise(&opts)
-    } else {
-        control(&opts)
+    match &args.control {
+        None => supervise(&opts),
+        Some(verb) => control(&opts, verb),
     }
 }
 
@@ -72,7 +94,7 @@ fn socket_path(dir: &Path) -> PathBuf {
     dir.join("control.sock")
 }
 
-fn control(opts: &Options) -> Result<bool> {
+fn control(opts: &Options, verb: &Control) -> Result<bool> {
     let path = socket_path(&opts.dir);
     let mut stream = UnixStream::connect(&path).with_context(|| {
         format!(
@@ -80,7 +102,7 @@ fn control(opts: &Options) -> Result<bool> {
             opts.dir.display()
         )
     })?;
-    writeln!(stream, "{}", opts.command.join(" "))?;
+    writeln!(stream, "{}", verb.line())?;
     // The supervisor writes its whole reply (several lines for `status`), then closes.
     let mut reply = String::new();
     stream.read_to_string(&mut reply)?;

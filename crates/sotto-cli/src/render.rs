@@ -103,31 +103,39 @@ fn plural(n: u32, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 
-/// A Unix time in ms as UTC "HH:MM", with the date when it is not today.
+/// A Unix time in ms as people read it in chat apps, in the user's local time zone (`TZ` when
+/// set, else the system's): "14:32" today, "Yesterday 09:10" / "Tomorrow 09:10", the weekday
+/// ("Mon 18:05") within a week either side of today, the date ("2025-08-12 03:58") beyond.
 pub fn time_text(ms: u64, now_ms: u64) -> String {
-    const DAY_MS: u64 = 86_400_000;
-    let secs = ms / 1000;
-    let (h, m) = ((secs / 3600) % 24, (secs / 60) % 60);
-    if ms / DAY_MS == now_ms / DAY_MS {
-        return format!("{h:02}:{m:02}");
-    }
-    let (y, mo, d) = civil_date(ms / DAY_MS);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
+    time_text_in(ms, now_ms, &jiff::tz::TimeZone::system())
 }
 
-/// Year, month and day of a day number since 1970-01-01 (proleptic Gregorian calendar).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    // Days since 0000-03-01, so that leap days fall at the end of each year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+/// [`time_text`] in the time zone `tz` (injected by tests).
+pub fn time_text_in(ms: u64, now_ms: u64, tz: &jiff::tz::TimeZone) -> String {
+    let zoned = |ms: u64| {
+        let ms = i64::try_from(ms).ok()?;
+        Some(
+            jiff::Timestamp::from_millisecond(ms)
+                .ok()?
+                .to_zoned(tz.clone()),
+        )
+    };
+    let (Some(at), Some(now)) = (zoned(ms), zoned(now_ms)) else {
+        // Beyond the year 9999: no calendar to show it in.
+        return format!("{}s after 1970", ms / 1000);
+    };
+    let days = at
+        .date()
+        .since(now.date())
+        .map_or(i32::MAX, |span| span.get_days());
+    let format = match days {
+        0 => "%H:%M",
+        -1 => "Yesterday %H:%M",
+        1 => "Tomorrow %H:%M",
+        -6..=6 => "%a %H:%M",
+        _ => "%Y-%m-%d %H:%M",
+    };
+    at.strftime(format).to_string()
 }
 
 /// Seconds as a short duration: "30s", "5m", "1h30m", "2d".
@@ -492,13 +500,32 @@ mod tests {
     }
 
     #[test]
-    fn times() {
-        // 2025-08-12 03:58:21 UTC.
+    fn times_are_local_and_relative_to_today() {
+        use jiff::tz::TimeZone;
+        const DAY: u64 = 86_400_000;
+        let kolkata = TimeZone::get("Asia/Kolkata").unwrap();
+        let text = |at: u64, now: u64| time_text_in(at, now, &kolkata);
+        // 2025-08-12 03:58:21 UTC, a Tuesday: 09:28 in Kolkata (UTC+05:30).
         let t = 1_754_971_101_000;
-        assert_eq!(time_text(t, t), "03:58");
-        assert_eq!(time_text(t, t + 86_400_000), "2025-08-12 03:58");
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        assert_eq!(time_text_in(t, t, &TimeZone::UTC), "03:58");
+        assert_eq!(text(t, t), "09:28");
+        assert_eq!(text(t, t + DAY), "Yesterday 09:28");
+        assert_eq!(text(t, t + 3 * DAY), "Tue 09:28");
+        assert_eq!(text(t, t + 6 * DAY), "Tue 09:28");
+        assert_eq!(text(t, t + 7 * DAY), "2025-08-12 09:28");
+        assert_eq!(text(t, t + 400 * DAY), "2025-08-12 09:28");
+        // Later times (a retry, a message disappearing).
+        assert_eq!(text(t, t - DAY), "Tomorrow 09:28");
+        assert_eq!(text(t, t - 2 * DAY), "Tue 09:28");
+        assert_eq!(text(t, t - 30 * DAY), "2025-08-12 09:28");
+        // Days are the zone's: 18:20 UTC is 23:50 in Kolkata, and twenty minutes later it is
+        // already the next day there, though not in UTC.
+        let late = 1_755_022_800_000;
+        let after_midnight = late + 20 * 60_000;
+        assert_eq!(text(late, after_midnight), "Yesterday 23:50");
+        assert_eq!(time_text_in(late, after_midnight, &TimeZone::UTC), "18:20");
+        // Out of the calendar's range: still some text, no panic.
+        assert!(!text(u64::MAX, t).is_empty());
     }
 
     #[test]

@@ -487,3 +487,61 @@ fn help_teaches_with_examples() {
         assert!(text.contains(&format!("sotto {}", cmd.join(" "))), "{text}");
     }
 }
+
+/// Issue 18: times are shown in the user's time zone (`TZ` honoured). A message sent a moment
+/// ago (written into the client database by the same engine `sotto send` uses, so no network is
+/// needed) is shown by `sotto read` at Kolkata's clock time (UTC+05:30, no daylight saving),
+/// not UTC's; `--json` keeps the Unix milliseconds.
+#[test]
+fn read_shows_times_in_the_local_time_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let created = new_account(dir, &["--no-qr"]);
+    let phrase = created["recovery_phrase"].as_str().unwrap();
+    let peer: sotto_identity::SessionId = format!("05{}", "ab".repeat(32)).parse().unwrap();
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    {
+        let account = sotto_identity::Account::from_phrase(phrase).unwrap();
+        let mut engine = sotto_client::Engine::open(&dir.join("client.db"), account).unwrap();
+        engine
+            .send_text(&peer, "namaste", None, now_ms, &mut rand_core::OsRng)
+            .unwrap();
+    }
+    let peer = peer.to_string();
+    let read = |tz: &str, json: bool| {
+        let mut cmd = sotto(dir);
+        cmd.env("TZ", tz).args(["read", &peer, "--offline"]);
+        if json {
+            cmd.arg("--json");
+        }
+        run(&mut cmd, None)
+    };
+
+    let history = json(&read("Asia/Kolkata", true));
+    let sent_ms = history["messages"][0]["timestamp"].as_u64().unwrap();
+    assert!(sent_ms.abs_diff(now_ms) < 60_000, "{history:#}");
+    let clock = |offset_s: u64| {
+        let minutes = (sent_ms / 1000 + offset_s) / 60 % 1440;
+        format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    };
+    let (kolkata, utc) = (clock(5 * 3600 + 1800), clock(0));
+
+    let text = ok(&read("Asia/Kolkata", false)).to_owned();
+    let line = text.lines().find(|l| l.contains("namaste")).unwrap_or("");
+    assert!(
+        line.contains(&kolkata),
+        "expected {kolkata} (Kolkata): {text}"
+    );
+    assert!(!line.contains(&utc), "shows {utc} (UTC): {text}");
+    assert!(!line.contains("Yesterday"), "{line}");
+
+    let text = ok(&read("UTC", false)).to_owned();
+    let line = text.lines().find(|l| l.contains("namaste")).unwrap_or("");
+    assert!(line.contains(&utc), "expected {utc} (UTC): {text}");
+}

@@ -1,39 +1,21 @@
-use sha2::{Digest, Sha256};
-use zeroize::Zeroize;
-
-const BLOCK: usize = 64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// HMAC-SHA256 (RFC 2104) over the concatenation of `parts`, with a key of any length
-/// (libsodium `crypto_auth_hmacsha256`). The output is a MAC tag or, where a protocol derives
-/// keys this way, a secret: wrap it in [`crate::SymmetricKey`] then.
+/// (libsodium `crypto_auth_hmacsha256`), computed by RustCrypto's `hmac` crate. The output is a
+/// MAC tag or, where a protocol derives keys this way, a secret: wrap it in
+/// [`crate::SymmetricKey`] then. To check a tag, compare in constant time (`subtle`).
 #[must_use]
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // Keys longer than a block are hashed first; shorter ones are zero-padded.
-    let mut hashed = [0u8; 32];
-    let key = if key.len() > BLOCK {
-        hashed = Sha256::digest(key).into();
-        &hashed[..]
-    } else {
-        key
+    // `new_from_slice` accepts keys of every length (longer than a block: hashed first).
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        // HMAC has no invalid key length; `hmac` never takes this branch.
+        return [0u8; 32];
     };
-    let mut block = [0u8; BLOCK];
-    for (b, k) in block.iter_mut().zip(key) {
-        *b = *k;
-    }
-    hashed.zeroize();
-    let mut pad = block.map(|b| b ^ 0x36);
-    let mut inner = Sha256::new_with_prefix(pad);
     for part in parts {
-        inner.update(part);
+        mac.update(part);
     }
-    pad = block.map(|b| b ^ 0x5c);
-    let out = Sha256::new_with_prefix(pad)
-        .chain_update(inner.finalize())
-        .finalize()
-        .into();
-    pad.zeroize();
-    block.zeroize();
-    out
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

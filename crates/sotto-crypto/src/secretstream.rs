@@ -3,6 +3,20 @@
 //!
 //! Byte-compatible with libsodium, including its quirk of padding the ciphertext to the MAC with
 //! `len mod 16` zero bytes.
+//!
+//! Why this stays hand-written (checked December 2026; the primitives underneath are RustCrypto's
+//! `chacha20` and `poly1305`, only the stream framing is ours):
+//! - `crypto_secretstream` 0.2.0 (RustCrypto `nacl-compat`, the same format): has no explicit
+//!   rekey (libsodium's `crypto_secretstream_xchacha20poly1305_rekey`, which our protocol and the
+//!   libsodium cross-tests use), makes the push side's header only from its RNG (the deterministic
+//!   constructions and the cross-tests need a given header), does not zeroize its stream key,
+//!   and keeps accepting messages after the `FINAL` tag.
+//! - `dryoc` 2.0.0 (pure-Rust libsodium): matches the format but brings its own implementation of
+//!   the whole libsodium surface (field arithmetic, ChaCha20, Poly1305, Salsa20, SHA-2) beside the
+//!   RustCrypto/dalek code we already audit, and its push side also makes the header itself.
+//! - `sodiumoxide` / `libsodium-sys`: C bindings (deprecated; need a C toolchain and `unsafe`).
+//!
+//! Revisit when `crypto_secretstream` gains rekey and a given-header constructor.
 
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
