@@ -1,11 +1,15 @@
 //! `onion`: peeling one onion layer against the one X25519 agreement it needs, and building a
-//! whole 3-hop onion against the eight scalar multiplications it needs.
+//! whole 3-hop onion against the eight scalar multiplications it needs, and the cost of the
+//! optional size buckets: 3-hop builds with them on against off, and the bytes they add.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use sotto_crypto::{Ed25519SecretKey, OsRng};
-use sotto_onion::{Decision, Destination, EncType, NodeKeys, OnionRequest, X25519Keypair, build};
+use sotto_onion::{
+    Decision, Destination, EncType, NodeKeys, OnionRequest, Padding, X25519Keypair, build,
+    build_with,
+};
 
 use crate::harness::Report;
 
@@ -65,6 +69,17 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     };
     let path = [*guard, *middle, *exit];
     let mut build_3hop = || build(&path, &to_dest, EncType::AesGcm, &mut OsRng).is_ok();
+    // (d) The same with size buckets: a 1 KiB RPC lands in the 2 KiB bucket.
+    let mut build_3hop_buckets = || {
+        build_with(
+            &path,
+            &to_dest,
+            EncType::AesGcm,
+            Padding::SizeBuckets,
+            &mut OsRng,
+        )
+        .is_ok()
+    };
 
     let rates = interleaved(
         &mut [
@@ -72,10 +87,11 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
             (32, &mut peel_aes),
             (32, &mut peel_xchacha),
             (4, &mut build_3hop),
+            (4, &mut build_3hop_buckets),
         ],
         MEASURE,
     )?;
-    let [x25519, peel_aes, peel_xchacha, builds] = rates[..] else {
+    let [x25519, peel_aes, peel_xchacha, builds, builds_buckets] = rates[..] else {
         anyhow::bail!("one rate per operation");
     };
     report.figure("x25519_per_s", x25519, "op/s");
@@ -87,6 +103,37 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     report.ratio("ratio_xchacha20", peel_xchacha, x25519);
     report.figure("build_3hop_per_s", builds, "op/s");
     report.ratio("build_ratio_vs_8_x25519", builds, x25519 / 8.0);
+    report.figure("build_3hop_buckets_per_s", builds_buckets, "op/s");
+    report.ratio("build_buckets_ratio_vs_off", builds_buckets, builds);
+
+    // The bytes buckets add to the guard's body, averaged over RPCs of every length from 0 to
+    // 64 KiB in steps of 61 bytes.
+    let (mut off_bytes, mut on_bytes, mut n) = (0usize, 0usize, 0u32);
+    for len in (0..=64 << 10).step_by(61) {
+        let rpc = vec![b'x'; len];
+        let dest = Destination::Node {
+            node: *dest,
+            rpc: &rpc,
+        };
+        off_bytes += build(&path, &dest, EncType::AesGcm, &mut OsRng)?.body.len();
+        on_bytes += build_with(
+            &path,
+            &dest,
+            EncType::AesGcm,
+            Padding::SizeBuckets,
+            &mut OsRng,
+        )?
+        .body
+        .len();
+        n += 1;
+    }
+    let overhead = on_bytes.saturating_sub(off_bytes) as f64 / f64::from(n.max(1));
+    report.figure("buckets_avg_overhead_bytes_0_64k", overhead, "B");
+    report.ratio(
+        "buckets_bytes_ratio_0_64k",
+        on_bytes as f64,
+        off_bytes as f64,
+    );
     Ok(())
 }
 

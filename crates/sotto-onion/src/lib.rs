@@ -11,7 +11,10 @@ mod response;
 pub mod url;
 mod v4;
 
-pub use build::{BuiltOnion, Destination, NodeKeys, ServerDestination, build};
+pub use build::{
+    BuiltOnion, Destination, NodeKeys, Padding, SIZE_BUCKETS, ServerDestination, build, build_with,
+    size_bucket,
+};
 pub use error::OnionError;
 pub use hop::{EncType, HopKey, X25519Keypair};
 pub use peel::{Decision, FinalDestination, OnionRequest, OpenedLayer, Protocol, RelayToServer};

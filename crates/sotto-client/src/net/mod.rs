@@ -117,6 +117,10 @@ pub struct OnionConfig {
     /// Where to persist the guards (written with mode 0600), if anywhere: one file per
     /// profile, so that every run of a profile uses the same guards.
     pub guard_file: Option<PathBuf>,
+    /// Pad every request to a fixed size bucket (`sotto_onion::Padding::SizeBuckets`, a
+    /// Sotto extension that Session nodes ignore), so that colluding hops cannot match a
+    /// request by its size. Off by default: it costs bytes (see `cargo xtask bench onion`).
+    pub size_buckets: bool,
 }
 
 impl Default for OnionConfig {
@@ -130,6 +134,7 @@ impl Default for OnionConfig {
             request_timeout: Duration::from_secs(10),
             cache_file: None,
             guard_file: None,
+            size_buckets: false,
         }
     }
 }

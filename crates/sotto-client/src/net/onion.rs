@@ -904,14 +904,20 @@ impl OnionNetwork {
             .collect();
         let (Some(guard), Ok(onion)) = (
             path.nodes.first(),
-            sotto_onion::build(
+            sotto_onion::build_with(
                 &keys,
                 &Destination::Node { node: target, rpc },
                 EncType::XChaCha20,
+                if self.inner.config.size_buckets {
+                    sotto_onion::Padding::SizeBuckets
+                } else {
+                    sotto_onion::Padding::None
+                },
                 &mut OsRng,
             ),
         ) else {
-            // Only a target key that is not a curve point gets here.
+            // Only a target key that is not a curve point (or, with size buckets, an RPC
+            // beyond the last bucket) gets here.
             return Answer::Failed(Failed {
                 from_target: true,
                 ..Failed::default()
