@@ -367,7 +367,8 @@ async fn a_rogue_listed_node_can_neither_dump_nor_inject_and_floods_are_limited(
         IpAddr::V4(Ipv4Addr::new(127, 150, 0, 251)),
     );
     let victim = &net.tn.nodes[VICTIM];
-    let big = vec![b'x'; 4 << 20];
+    // As large as a node-to-node body may be (bigger ones get 413 from the headers alone).
+    let big = vec![b'x'; sotto_node::MAX_PEER_BODY];
     let mut forged = peer_auth::sign(&stranger.key, &victim.pubkey, "/sn/sync", now, b"other");
     let r = stranger
         .post_with(
