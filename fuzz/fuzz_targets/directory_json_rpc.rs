@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sotto_crypto::Ed25519SecretKey;
-use sotto_directory::{Directory, Policy, Registration, json_rpc, verify_node_list};
+use sotto_directory::{
+    Admission, Directory, Limits, Policy, Registration, json_rpc, verify_node_list,
+};
 use sotto_swarm::NodeVersion;
 
 const T0: u64 = 1_700_000_000_000;
@@ -18,7 +20,10 @@ fn setup() -> &'static (Ed25519SecretKey, Directory) {
     S.get_or_init(|| {
         let mut dir = Directory::new(Policy {
             decommission_after_ms: 20_000,
+            admission: Admission::Open,
             allowlist: BTreeSet::new(),
+            limits: Limits::NONE,
+            min_epoch_interval_ms: 0,
         });
         for n in 0..9u8 {
             let node = Ed25519SecretKey::from_seed(&[n + 10; 32]);

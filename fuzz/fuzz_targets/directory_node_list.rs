@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey};
-use sotto_directory::{Directory, NodeList, Policy, Registration, json_rpc, verify_node_list};
+use sotto_directory::{
+    Admission, Directory, Limits, NodeList, Policy, Registration, json_rpc, verify_node_list,
+};
 use sotto_swarm::NodeVersion;
 
 const T0: u64 = 1_700_000_000_000;
@@ -22,7 +24,10 @@ fn template() -> &'static (Ed25519PublicKey, Map<String, Value>) {
         let key = Ed25519SecretKey::from_seed(&[1; 32]);
         let mut dir = Directory::new(Policy {
             decommission_after_ms: 20_000,
+            admission: Admission::Open,
             allowlist: BTreeSet::new(),
+            limits: Limits::NONE,
+            min_epoch_interval_ms: 0,
         });
         for n in 0..8u8 {
             let node = Ed25519SecretKey::from_seed(&[n + 10; 32]);
