@@ -9,6 +9,7 @@ mod lookup;
 mod padding;
 mod parts;
 mod session;
+mod shared_config;
 mod swarm;
 mod wire;
 
@@ -36,6 +37,7 @@ pub use session::{
     Decrypted, SESSION_PROTOCOL_OVERHEAD, decrypt_incoming, decrypt_incoming_x25519,
     encrypt_for_recipient, encrypt_for_recipient_deterministic,
 };
+pub use shared_config::{SharedConfigKind, UnwrapError, unwrap_shared_config, wrap_shared_config};
 pub use swarm::{
     Received, decrypt_from_swarm, encrypt_for_swarm, encrypt_sync_copy, frame_for_swarm,
     unframe_from_swarm,

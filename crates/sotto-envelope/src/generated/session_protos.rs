@@ -76,6 +76,9 @@ pub struct Content {
     /// Sent timestamp in milliseconds; equals the Envelope timestamp, which it authenticates.
     #[prost(uint64, optional, tag = "15")]
     pub sig_timestamp: ::core::option::Option<u64>,
+    /// Only in config pushes (the whole Content): the encrypted config message.
+    #[prost(message, optional, tag = "11")]
+    pub shared_config_message: ::core::option::Option<SharedConfigMessage>,
 }
 /// Nested message and enum types in `Content`.
 pub mod content {
@@ -104,6 +107,52 @@ pub mod content {
                 "UNKNOWN" => Some(Self::Unknown),
                 "DELETE_AFTER_READ" => Some(Self::DeleteAfterRead),
                 "DELETE_AFTER_SEND" => Some(Self::DeleteAfterSend),
+                _ => None,
+            }
+        }
+    }
+}
+/// A libsession config push wrapped for older clients (shared/spec/groups.md §3.7).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SharedConfigMessage {
+    #[prost(enumeration = "shared_config_message::Kind", required, tag = "1")]
+    pub kind: i32,
+    #[prost(int64, required, tag = "2")]
+    pub seqno: i64,
+    /// The encrypted config message.
+    #[prost(bytes = "vec", required, tag = "3")]
+    pub data: ::prost::alloc::vec::Vec<u8>,
+}
+/// Nested message and enum types in `SharedConfigMessage`.
+pub mod shared_config_message {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+    #[repr(i32)]
+    pub enum Kind {
+        UserProfile = 1,
+        Contacts = 2,
+        ConvoInfoVolatile = 3,
+        UserGroups = 4,
+    }
+    impl Kind {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::UserProfile => "USER_PROFILE",
+                Self::Contacts => "CONTACTS",
+                Self::ConvoInfoVolatile => "CONVO_INFO_VOLATILE",
+                Self::UserGroups => "USER_GROUPS",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "USER_PROFILE" => Some(Self::UserProfile),
+                "CONTACTS" => Some(Self::Contacts),
+                "CONVO_INFO_VOLATILE" => Some(Self::ConvoInfoVolatile),
+                "USER_GROUPS" => Some(Self::UserGroups),
                 _ => None,
             }
         }

@@ -3,6 +3,7 @@
 mod attachment;
 mod blinding;
 mod case;
+mod config;
 mod envelope;
 mod identity;
 mod mnemonic;
@@ -26,6 +27,7 @@ pub type Handler = fn(&Case<'_>) -> CaseResult;
 pub fn handler(suite: &str, group: &str) -> Option<Handler> {
     match suite {
         "attachment" => attachment::handler(group),
+        "config" => config::handler(group),
         "envelope" => envelope::handler(group),
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
