@@ -512,3 +512,162 @@ impl MutableConfig {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Result<ConfigMessage, LoadError> {
+        ConfigMessage::parse(bytes, None)
+    }
+
+    #[test]
+    fn strict_top_level() {
+        assert_eq!(
+            parse(b"d1:!i1e1:#i0e1:&dee"),
+            Err(ParseError::FutureFormat.into())
+        );
+        assert_eq!(parse(b"d1:&dee"), Err(ParseError::MissingSeqno.into()));
+        assert_eq!(
+            parse(b"d1:#1:x1:&dee"),
+            Err(ParseError::MissingSeqno.into())
+        );
+        assert_eq!(parse(b"d1:#i0ee"), Err(ParseError::MissingData.into()));
+        assert_eq!(parse(b"le"), Err(ParseError::NotADict.into()));
+        assert_eq!(
+            parse(b"d1:#i0e1:&de1:~0:2:~~i1ee"),
+            Err(ParseError::KeyAfterSignature.into())
+        );
+        assert_eq!(
+            parse(b"d1:#i0e1:&de1:~3:abce"),
+            Err(ParseError::SignatureLength { found: 3 }.into())
+        );
+        assert!(matches!(
+            parse(b"d1:&de1:#i0ee"),
+            Err(LoadError::Parse(ParseError::Bencode(_)) | LoadError::Parse(_))
+        ));
+        assert_eq!(
+            parse(b"d1:#i0e1:&d1:sli2ei1eeee"),
+            Err(ParseError::UnsortedSet.into())
+        );
+        assert_eq!(
+            parse(b"d1:#i0e1:&d1:sli1ei1eeee"),
+            Err(ParseError::DuplicateInSet.into())
+        );
+        assert_eq!(
+            parse(b"d1:#i0e1:&d1:sl1:ai1eeee"),
+            Err(ParseError::UnsortedSet.into())
+        );
+        assert_eq!(
+            parse(b"d1:#i0e1:&de1:=d1:ai1eee"),
+            Err(ParseError::InvalidDiff {
+                reason: "an integer is not a change"
+            }
+            .into())
+        );
+        // `<` and `=` may be absent; they are written back.
+        let m = parse(b"d1:#i3e1:&d1:ai1eee").unwrap();
+        assert_eq!(m.reserialize(), b"d1:#i3e1:&d1:ai1ee1:<le1:=dee");
+        // Unknown keys between known ones stay in place.
+        let with_unknown = b"d1:#i0e1:$i7e1:&de1:<le1:=de1:_0:e";
+        let m = parse(with_unknown).unwrap();
+        assert_eq!(m.unknown().len(), 2);
+        assert_eq!(m.reserialize(), with_unknown);
+    }
+
+    #[test]
+    fn lagged_diffs_checked_and_trimmed() {
+        let h = [7u8; 32];
+        let entry = |s: i64| {
+            Value::List(vec![
+                Value::Int(s),
+                Value::Bytes(h.to_vec()),
+                Value::dict::<&str>([]),
+            ])
+        };
+        let msg = |seqno: i64, lagged: Vec<Value>| {
+            sotto_bencode::encode(&Value::dict([
+                ("#", Value::Int(seqno)),
+                ("&", Value::dict::<&str>([])),
+                ("<", Value::List(lagged)),
+            ]))
+        };
+        assert!(matches!(
+            parse(&msg(10, vec![entry(10)])),
+            Err(LoadError::Parse(ParseError::InvalidLaggedDiff { .. }))
+        ));
+        assert!(matches!(
+            parse(&msg(10, vec![entry(9), entry(8)])),
+            Err(LoadError::Parse(ParseError::InvalidLaggedDiff { .. }))
+        ));
+        let m = parse(&msg(10, vec![entry(4), entry(6), entry(9)])).unwrap();
+        assert_eq!(
+            m.lagged_diffs().keys().map(|k| k.0).collect::<Vec<_>>(),
+            vec![6, 9]
+        );
+        // The increment to 11 keeps 7..=10 only.
+        let next = m.increment().finish(None);
+        assert_eq!(
+            next.lagged_diffs().keys().map(|k| k.0).collect::<Vec<_>>(),
+            vec![9, 10]
+        );
+    }
+
+    #[test]
+    fn signatures_are_required_when_verifying() {
+        let sk = Ed25519SecretKey::from_seed(&[9u8; 32]);
+        let other = Ed25519SecretKey::from_seed(&[8u8; 32]);
+        let mut next = ConfigMessage::empty().increment();
+        crate::edit::set_scalar(next.data_mut(), &[b"n"], "x".into()).unwrap();
+        let signed = next.finish(Some(&sk));
+        let pk = sk.public_key();
+        let loaded = ConfigMessage::parse(signed.serialized(), Some(&pk)).unwrap();
+        assert_eq!(loaded.hash(), signed.hash());
+        assert_eq!(loaded.reserialize(), signed.serialized());
+        assert_eq!(
+            ConfigMessage::parse(signed.serialized(), Some(&other.public_key())),
+            Err(SignatureError::Invalid.into())
+        );
+        let unsigned = next.finish(None);
+        assert_eq!(
+            ConfigMessage::parse(unsigned.serialized(), Some(&pk)),
+            Err(SignatureError::Missing.into())
+        );
+        // A verifier without a signer keeps the highest message instead of merging.
+        let mut a = signed.increment();
+        crate::edit::set_scalar(a.data_mut(), &[b"a"], 1.into()).unwrap();
+        let mut b = signed.increment();
+        crate::edit::set_scalar(b.data_mut(), &[b"b"], 1.into()).unwrap();
+        let (a, b) = (a.finish(Some(&sk)), b.finish(Some(&sk)));
+        let inputs = [a.serialized(), b.serialized()];
+        let kept = ConfigMessage::merge(&inputs, Some(&pk), None).unwrap();
+        assert!(!kept.needs_push());
+        assert_eq!(
+            kept.message.seqno_hash(),
+            a.seqno_hash().max(b.seqno_hash())
+        );
+        let merged = ConfigMessage::merge(&inputs, Some(&pk), Some(&sk)).unwrap();
+        assert!(merged.needs_push());
+        assert_eq!(merged.message.seqno(), 3);
+        assert!(ConfigMessage::parse(merged.message.serialized(), Some(&pk)).is_ok());
+        assert_eq!(merged.message.data().len(), 3);
+    }
+
+    #[test]
+    fn merge_drops_stale_and_reports_failures() {
+        let m0 = ConfigMessage::empty();
+        let mut m = m0.clone();
+        for _ in 0..6 {
+            m = m.increment().finish(None);
+        }
+        let out =
+            ConfigMessage::merge(&[m0.serialized(), b"junk", m.serialized()], None, None).unwrap();
+        assert_eq!(out.adopted, Some(2));
+        assert_eq!(out.obsolete, vec![(0, *m0.hash())]);
+        assert_eq!(out.errors.len(), 1);
+        assert!(matches!(
+            ConfigMessage::merge(&[b"junk"], None, None),
+            Err(MergeError::NoValidMessage { count: 1, .. })
+        ));
+    }
+}
