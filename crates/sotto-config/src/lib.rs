@@ -6,6 +6,7 @@ mod domain;
 pub mod edit;
 mod error;
 mod message;
+pub mod views;
 
 pub use crypt::{
     ENCRYPTION_OVERHEAD, MAX_DECOMPRESSED_SIZE, MAX_PUSH_SIZE, ZSTD_LEVEL, compress, decrypt,
@@ -16,4 +17,8 @@ pub use domain::ConfigKind;
 pub use error::{CryptError, EditError, LoadError, MergeError, ParseError, SignatureError};
 pub use message::{
     ConfigHash, ConfigMessage, DEFAULT_LAG, Merged, MutableConfig, SeqnoHash, message_hash,
+};
+pub use views::{
+    CommunityRoom, Contact, Contacts, Conversation, ConvoInfoVolatile, GroupCommon, GroupV2,
+    LegacyGroup, ReadState, UserGroups, UserProfile,
 };
