@@ -270,6 +270,21 @@ impl ConfigMessage {
         }
     }
 
+    /// Edits this message without taking a new seqno: for a merge result that has not been
+    /// pushed yet, so that local changes join it (as libsession does) rather than making a
+    /// second message. Only possible while its own diff is empty (true of every merge result);
+    /// otherwise `None`, and [`increment`](Self::increment) is the way to edit.
+    #[must_use]
+    pub fn amend(&self) -> Option<MutableConfig> {
+        self.parts.diff.is_empty().then(|| MutableConfig {
+            seqno: self.parts.seqno,
+            orig_data: self.parts.data.clone(),
+            data: self.parts.data.clone(),
+            lagged: self.parts.lagged.clone(),
+            unknown: self.parts.unknown.clone(),
+        })
+    }
+
     /// Merges config messages from several devices (libsession's rules, §3.3 of the spec).
     ///
     /// Every input that fails to load is skipped (and reported). Messages `lag` or more behind
@@ -651,6 +666,14 @@ mod tests {
         assert_eq!(merged.message.seqno(), 3);
         assert!(ConfigMessage::parse(merged.message.serialized(), Some(&pk)).is_ok());
         assert_eq!(merged.message.data().len(), 3);
+        // Local edits join the unpushed merge result at the same seqno.
+        let mut amended = merged.message.amend().unwrap();
+        crate::edit::set_scalar(amended.data_mut(), &[b"c"], 1.into()).unwrap();
+        let amended = amended.finish(Some(&sk));
+        assert_eq!(amended.seqno(), 3);
+        assert_eq!(amended.lagged_diffs(), merged.message.lagged_diffs());
+        assert_eq!(amended.data().len(), 4);
+        assert!(amended.amend().is_none());
     }
 
     #[test]
