@@ -824,6 +824,31 @@ async fn post_read_edit_delete_react_and_pin() {
     let (_, room) = admin.call("GET", "/room/lobby", None).await;
     assert_eq!(room["admin"], json!(true));
     assert_eq!(room["default_write"], json!(true));
+
+    // Room edits: admins only; a read-only default stops ordinary posters at once.
+    let edit = json!({ "name": "The Lobby", "description": null, "default_write": false });
+    assert_eq!(
+        alice.call("PUT", "/room/lobby", Some(edit.clone())).await.0,
+        403
+    );
+    let (status, body) = admin.call("PUT", "/room/lobby", Some(edit)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["info_updates"],
+        json!(room["info_updates"].as_i64().unwrap() + 1)
+    );
+    let (_, room) = alice.call("GET", "/room/lobby", None).await;
+    assert_eq!(room["name"], json!("The Lobby"));
+    assert!(room.get("description").is_none());
+    assert_eq!(room["write"], json!(false));
+    assert_eq!(alice.post("lobby", "read-only now").await.0, 403);
+    assert_eq!(
+        admin
+            .call("PUT", "/room/lobby", Some(json!({ "name": 5 })))
+            .await
+            .0,
+        400
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
