@@ -322,6 +322,51 @@ impl Community {
     }
 }
 
+impl Community {
+    /// Bans (or unbans) a user (see [`Community::resolve_user`]) from `room`, or from the whole
+    /// server when `room` is `None`; a ban with `timeout_s` ends by itself.
+    pub fn ban(
+        &self,
+        room: Option<&str>,
+        user: &str,
+        banned: bool,
+        timeout_s: Option<f64>,
+    ) -> Result<(), CommunityError> {
+        let ids = self.resolve_user(user)?;
+        let now = now_s();
+        let until = timeout_s.map(|t| now + t);
+        self.with_conn(|conn| {
+            let room = match room {
+                Some(token) => Some(
+                    db::room_by_token(conn, token)?
+                        .ok_or_else(|| CommunityError::NoRoom(token.to_owned()))?,
+                ),
+                None => None,
+            };
+            for id in &ids {
+                let uid = db::user_id(conn, id, now)?;
+                match &room {
+                    Some(r) => {
+                        conn.execute(
+                            "INSERT INTO user_permission_overrides (room, user, banned, banned_until)
+                             VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (room, user) DO UPDATE SET banned = ?3, banned_until = ?4",
+                            rusqlite::params![r.id, uid, banned, until],
+                        )?;
+                    }
+                    None => {
+                        conn.execute(
+                            "UPDATE users SET banned = ?2, banned_until = ?3 WHERE id = ?1",
+                            rusqlite::params![uid, banned, until],
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 /// The join link of a room: `BASE/TOKEN?public_key=HEX`.
 #[must_use]
 pub fn join_link(base_url: &str, token: &str, server_pk: &[u8; 32]) -> String {

@@ -16,6 +16,7 @@ Examples:
   sotto-community keygen --data-dir target/community
   sotto-community room add --config community.toml lobby \"The Lobby\"
   sotto-community user admin --config community.toml --room lobby 05…SESSION_ID
+  sotto-community user ban --config community.toml --room lobby --timeout 3600 05…SESSION_ID
   sotto-community run --config community.toml
 
 `room add` and `room list` print each room's join link, http://HOST:PORT/TOKEN?public_key=HEX,
@@ -100,6 +101,25 @@ enum UserCommand {
     Moderator(Appoint),
     /// Make a user an admin (moderator, and pins) of a room or of every room.
     Admin(Appoint),
+    /// Ban a user from a room or from the whole server.
+    Ban(BanArgs),
+    /// Lift a user's ban from a room or from the whole server.
+    Unban(BanArgs),
+}
+
+#[derive(clap::Args)]
+struct BanArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The room; without it, the whole server.
+    #[arg(long, value_name = "TOKEN")]
+    room: Option<String>,
+    /// End the ban after this many seconds (bans only).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// A 05 Session ID (resolved to this server's blinded ids) or a 15/25 blinded id.
+    user: String,
 }
 
 #[derive(clap::Args)]
@@ -201,10 +221,31 @@ fn run(command: Command) -> Result<(), String> {
                 community.remove_room(&token).map_err(|e| e.to_string())
             }
         },
+        Command::User {
+            command: UserCommand::Ban(b),
+        } => {
+            let (_, community) = open(&b.config)?;
+            #[allow(clippy::cast_precision_loss, reason = "seconds")]
+            let timeout = b.timeout.map(|t| t as f64);
+            community
+                .ban(b.room.as_deref(), &b.user, true, timeout)
+                .map_err(|e| e.to_string())
+        }
+        Command::User {
+            command: UserCommand::Unban(b),
+        } => {
+            let (_, community) = open(&b.config)?;
+            community
+                .ban(b.room.as_deref(), &b.user, false, None)
+                .map_err(|e| e.to_string())
+        }
         Command::User { command } => {
             let (a, admin) = match command {
                 UserCommand::Moderator(a) => (a, false),
                 UserCommand::Admin(a) => (a, true),
+                UserCommand::Ban(_) | UserCommand::Unban(_) => {
+                    return Err("internal: ban handled above".to_owned());
+                }
             };
             let (_, community) = open(&a.config)?;
             community

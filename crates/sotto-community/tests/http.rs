@@ -979,6 +979,16 @@ async fn moderation_bans_files_and_blinded_inbox() {
     );
     assert_eq!(carol.call("GET", "/room/side", None).await.0, 200);
 
+    // The operator bans by Session ID (resolved to the blinded ids) and lifts it.
+    let carol_sid = format!(
+        "05{}",
+        hex::encode(carol.account.x25519_public().as_bytes())
+    );
+    server.cli(&["user", "ban", "@", "--room", "side", &carol_sid]);
+    assert_eq!(carol.post("side", "muted?").await.0, 403);
+    server.cli(&["user", "unban", "@", "--room", "side", &carol_sid]);
+    assert_eq!(carol.post("side", "not muted").await.0, 201);
+
     // Delete-all: a moderator clears bob's posts in the lobby; everywhere clears the rest
     // only where the caller moderates.
     let (status, body) = alice
