@@ -14,7 +14,7 @@ pub use message::{Request, Response};
 pub use server::{
     Admission, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_REQUEST_TIMEOUT, RequestHead,
-    ServerLimits, serve, serve_with,
+    ServerLimits, serve, serve_plain_with, serve_with,
 };
 pub use target::TargetPolicy;
 pub use tls::TlsIdentity;

@@ -240,6 +240,37 @@ where
     F: Future<Output = Response> + Send + 'static,
 {
     let acceptor = TlsAcceptor::from(tls.config.clone());
+    accept_loop(listener, Some(acceptor), limits, admission, handler).await
+}
+
+/// Serves plain HTTP on `listener` until accepting fails, with the same caps, deadlines,
+/// admission and body caps as [`serve_with`]. For servers that Session clients reach over plain
+/// HTTP or through onion requests (the community server), never between Sotto processes.
+pub async fn serve_plain_with<H, F>(
+    listener: TcpListener,
+    limits: ServerLimits,
+    admission: Option<Admission>,
+    handler: H,
+) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    accept_loop(listener, None, limits, admission, handler).await
+}
+
+/// The accept loop of [`serve_with`] (with TLS) and [`serve_plain_with`] (without).
+async fn accept_loop<H, F>(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    limits: ServerLimits,
+    admission: Option<Admission>,
+    handler: H,
+) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
     let limits = Arc::new(limits);
     let table = Arc::new(Mutex::new(ConnTable::default()));
     loop {
@@ -264,52 +295,72 @@ where
         tokio::spawn(async move {
             let _slot = slot;
             let _ = tcp.set_nodelay(true);
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let activity = Arc::new(Activity {
-                start: Instant::now(),
-                last_ms: AtomicU64::new(0),
-                in_flight: AtomicUsize::new(0),
-            });
-            let service = {
-                let activity = Arc::clone(&activity);
-                let limits = Arc::clone(&limits);
-                service_fn(move |req: hyper::Request<Incoming>| {
-                    let busy = Busy::new(&activity);
-                    let handler = handler.clone();
-                    let limits = Arc::clone(&limits);
-                    let admission = admission.clone();
-                    async move {
-                        let _busy = busy;
-                        let resp = answer(req, peer, &limits, admission.as_ref(), handler).await;
-                        Ok::<_, Infallible>(to_hyper(resp))
-                    }
-                })
-            };
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            let tick = (limits.idle_timeout / 4).max(Duration::from_millis(100));
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => return,
-                    () = tokio::time::sleep(tick) => {
-                        if activity.idle_for().is_some_and(|idle| idle >= limits.idle_timeout) {
-                            break;
-                        }
-                    }
+            match acceptor {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    serve_connection(stream, peer, limits, admission, handler).await;
                 }
+                None => serve_connection(tcp, peer, limits, admission, handler).await,
             }
-            // Idle too long: close, giving hyper a moment to finish cleanly.
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
         });
     }
+}
+
+/// Serves the requests of one accepted connection until it closes or idles too long.
+async fn serve_connection<S, H, F>(
+    stream: S,
+    peer: SocketAddr,
+    limits: Arc<ServerLimits>,
+    admission: Option<Admission>,
+    handler: H,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let activity = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+    });
+    let service = {
+        let activity = Arc::clone(&activity);
+        let limits = Arc::clone(&limits);
+        service_fn(move |req: hyper::Request<Incoming>| {
+            let busy = Busy::new(&activity);
+            let handler = handler.clone();
+            let limits = Arc::clone(&limits);
+            let admission = admission.clone();
+            async move {
+                let _busy = busy;
+                let resp = answer(req, peer, &limits, admission.as_ref(), handler).await;
+                Ok::<_, Infallible>(to_hyper(resp))
+            }
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let tick = (limits.idle_timeout / 4).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(tick) => {
+                if activity.idle_for().is_some_and(|idle| idle >= limits.idle_timeout) {
+                    break;
+                }
+            }
+        }
+    }
+    // Idle too long: close, giving hyper a moment to finish cleanly.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
 }
 
 /// Checks, admits, reads and answers one request.
