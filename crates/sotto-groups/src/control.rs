@@ -607,3 +607,133 @@ pub fn random_nonce(rng: &mut impl CryptoRngCore) -> Nonce {
     rng.fill_bytes(&mut n);
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_identity::Account;
+
+    fn admin() -> GroupAdmin {
+        GroupAdmin::from_seed(&[3; 32]).unwrap()
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let a = admin();
+        let invitee = Account::from_ed25519_seed(&[4; 32]).session_id();
+        let updates = vec![
+            a.invite(&invitee, "Group", 1000).unwrap(),
+            a.promote("Group"),
+            a.info_change(InfoChangeKind::Name, Some("New".into()), None, 1000),
+            a.info_change(InfoChangeKind::DisappearingMessages, None, Some(3600), 1000),
+            a.member_change(MemberChangeKind::Added, &[invitee], true, 1000),
+            GroupUpdate::MemberLeft,
+            GroupUpdate::MemberLeftNotification,
+            GroupUpdate::InviteResponse { approved: true },
+            a.delete_member_content(&[invitee], &["hash1".into()], 1000),
+            GroupUpdate::DeleteMemberContent {
+                members: vec![],
+                hashes: vec!["h".into()],
+                admin_signature: None,
+            },
+        ];
+        for u in updates {
+            let back = GroupUpdate::try_from(u.to_bytes().as_slice()).unwrap();
+            assert_eq!(back, u);
+            back.verify(&a.group_id(), 1000, Some(&invitee)).unwrap();
+        }
+    }
+
+    #[test]
+    fn forged_or_replayed_signatures_fail() {
+        let a = admin();
+        let forger = GroupAdmin::from_seed(&[5; 32]).unwrap();
+        let member = Account::from_ed25519_seed(&[4; 32]).session_id();
+        let other = Account::from_ed25519_seed(&[6; 32]).session_id();
+        let change = forger.member_change(MemberChangeKind::Removed, &[member], false, 1000);
+        assert_eq!(
+            change.verify(&a.group_id(), 1000, None),
+            Err(ControlError::BadSignature)
+        );
+        let real = a.info_change(InfoChangeKind::Name, Some("x".into()), None, 1000);
+        assert_eq!(
+            real.verify(&a.group_id(), 1001, None),
+            Err(ControlError::BadSignature)
+        );
+        let invite = a.invite(&member, "G", 1000).unwrap();
+        assert_eq!(
+            invite.verify(&a.group_id(), 1000, Some(&other)),
+            Err(ControlError::BadSignature)
+        );
+        assert_eq!(
+            invite.verify(&forger.group_id(), 1000, Some(&member)),
+            Err(ControlError::BadSignature)
+        );
+        let del = a.delete_member_content(&[member], &["h1".into()], 1000);
+        let GroupUpdate::DeleteMemberContent {
+            members,
+            admin_signature,
+            ..
+        } = del
+        else {
+            unreachable!()
+        };
+        let tampered = GroupUpdate::DeleteMemberContent {
+            members,
+            hashes: vec!["h2".into()],
+            admin_signature,
+        };
+        assert_eq!(
+            tampered.verify(&a.group_id(), 1000, None),
+            Err(ControlError::BadSignature)
+        );
+        assert!(tampered.is_admin_signed());
+        assert!(!GroupUpdate::MemberLeft.is_admin_signed());
+    }
+
+    #[test]
+    fn malformed_updates_are_typed_errors() {
+        // Two kinds at once.
+        let two = proto::GroupUpdateMessage {
+            member_left_message: Some(proto::Empty {}),
+            invite_response: Some(proto::GroupUpdateInviteResponseMessage {
+                is_approved: Some(true),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            GroupUpdate::try_from(two.encode_to_vec().as_slice()),
+            Err(ControlError::Kinds(2))
+        );
+        assert_eq!(GroupUpdate::try_from(&[][..]), Err(ControlError::Kinds(0)));
+        let unsigned = proto::GroupUpdateMessage {
+            info_change_message: Some(proto::GroupUpdateInfoChangeMessage {
+                r#type: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            GroupUpdate::try_from(unsigned.encode_to_vec().as_slice()),
+            Err(ControlError::MissingSignature)
+        );
+        assert!(GroupUpdate::try_from(&[0xff, 0xff][..]).is_err());
+    }
+
+    #[test]
+    fn reads_field_120_of_a_data_message() {
+        let body = GroupUpdate::InviteResponse { approved: true }.to_bytes();
+        // Field 120, wire type 2: key 0xc2 0x07, then the length and the message, next to a
+        // body (field 1).
+        let mut raw = vec![0x0a, 2, b'h', b'i', 0xc2, 0x07, body.len() as u8];
+        raw.extend_from_slice(&body);
+        assert_eq!(
+            GroupUpdate::from_data_message_unknown(&raw).unwrap(),
+            Some(GroupUpdate::InviteResponse { approved: true })
+        );
+        assert_eq!(
+            GroupUpdate::from_data_message_unknown(&raw[..4]).unwrap(),
+            None
+        );
+    }
+}

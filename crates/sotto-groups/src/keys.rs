@@ -717,3 +717,178 @@ impl GroupKeys {
 pub fn key_from_bytes(bytes: [u8; 32]) -> SymmetricKey {
     SecretBytes::new(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_identity::Account;
+
+    fn user(n: u8) -> Account {
+        Account::from_ed25519_seed(&[n; 32])
+    }
+
+    fn setup() -> (GroupAdmin, GroupKeys, Vec<Account>) {
+        let admin = GroupAdmin::from_seed(&[200; 32]).unwrap();
+        let admin_user = user(1);
+        let keys = GroupKeys::new_admin(admin_user.ed25519_secret(), admin.clone()).unwrap();
+        (admin, keys, vec![admin_user, user(2), user(3)])
+    }
+
+    fn ids(users: &[Account]) -> Vec<SessionId> {
+        users.iter().map(Account::session_id).collect()
+    }
+
+    #[test]
+    fn pending_key_until_read_back_then_confirmed() {
+        let (_, mut keys, users) = setup();
+        assert_eq!(keys.encryption_key().err(), Some(KeysError::NoKeys));
+        let msg = keys.rekey(&ids(&users)).unwrap().to_vec();
+        assert_eq!(keys.pending_config(), Some(msg.as_slice()));
+        assert_eq!(keys.current_generation(), Some(0));
+        assert_eq!(keys.keys().len(), 1);
+        assert!(keys.load_key_message("h0", &msg, 1000).unwrap());
+        assert_eq!(keys.pending_config(), None);
+        assert_eq!(keys.keys().len(), 1);
+        // Loading it again only records the hash.
+        assert!(keys.load_key_message("h0b", &msg, 2000).unwrap());
+        assert_eq!(keys.key_infos().len(), 1);
+        assert_eq!(keys.active_hashes().len(), 2);
+        let next = keys.rekey(&ids(&users[..2])).unwrap().to_vec();
+        assert_eq!(keys.current_generation(), Some(1));
+        assert!(keys.load_key_message("h1", &next, 3000).unwrap());
+        assert_eq!(keys.key_infos().len(), 2);
+    }
+
+    #[test]
+    fn concurrent_rekeys_need_a_rekey() {
+        let (admin, mut keys, users) = setup();
+        let a = admin.build_rekey(&ids(&users), 0).unwrap();
+        let b = admin.build_rekey(&ids(&users[..2]), 0).unwrap();
+        keys.load_key_message("a", &a.message, 1000).unwrap();
+        assert!(!keys.needs_rekey());
+        keys.load_key_message("b", &b.message, 1001).unwrap();
+        assert!(keys.needs_rekey());
+        let fix = keys.rekey(&ids(&users)).unwrap().to_vec();
+        keys.load_key_message("c", &fix, 1002).unwrap();
+        assert!(!keys.needs_rekey());
+        assert_eq!(keys.current_generation(), Some(1));
+        // A member sees the same generations but never needs to act.
+        let mut member = GroupKeys::new(users[1].ed25519_secret(), admin.group_id()).unwrap();
+        member.load_key_message("a", &a.message, 1000).unwrap();
+        member.load_key_message("b", &b.message, 1001).unwrap();
+        assert!(!member.needs_rekey());
+    }
+
+    #[test]
+    fn old_generations_expire_after_sixty_days() {
+        let (admin, _, users) = setup();
+        let mut member = GroupKeys::new(users[1].ed25519_secret(), admin.group_id()).unwrap();
+        let day = 24 * 60 * 60 * 1000;
+        for g in 0..3 {
+            let r = admin.build_rekey(&ids(&users), g).unwrap();
+            member
+                .load_key_message(&format!("h{g}"), &r.message, g * 10 * day)
+                .unwrap();
+        }
+        assert_eq!(member.key_infos().len(), 3);
+        // Generation 3 arrives 61 days after generation 1: generation 0 goes, and 1 is kept
+        // (generation 2 is not yet 60 days old).
+        let r = admin.build_rekey(&ids(&users), 3).unwrap();
+        member.load_key_message("h3", &r.message, 71 * day).unwrap();
+        let gens: Vec<i64> = member.key_infos().iter().map(|k| k.generation).collect();
+        assert_eq!(gens, [1, 2, 3]);
+        assert!(!member.active_hashes().contains("h0"));
+        // A stale generation-0 copy arriving late is not re-added.
+        let r0 = admin.build_rekey(&ids(&users), 0).unwrap();
+        member
+            .load_key_message("late", &r0.message, 72 * day)
+            .unwrap();
+        let gens: Vec<i64> = member.key_infos().iter().map(|k| k.generation).collect();
+        assert_eq!(gens, [1, 2, 3]);
+    }
+
+    #[test]
+    fn malformed_and_forged_messages_change_nothing() {
+        let (admin, _, users) = setup();
+        let mut member = GroupKeys::new(users[1].ed25519_secret(), admin.group_id()).unwrap();
+        let good = admin.build_rekey(&ids(&users), 0).unwrap().message;
+
+        let mut flipped = good.clone();
+        flipped[60] ^= 1;
+        assert_eq!(
+            member.load_key_message("x", &flipped, 1),
+            Err(KeysError::BadSignature)
+        );
+        let other = GroupAdmin::from_seed(&[201; 32]).unwrap();
+        let forged = other.build_rekey(&ids(&users), 0).unwrap().message;
+        assert_eq!(
+            member.load_key_message("x", &forged, 1),
+            Err(KeysError::BadSignature)
+        );
+        assert!(
+            member
+                .load_key_message("x", &good[..good.len() - 1], 1)
+                .is_err()
+        );
+        assert!(member.load_key_message("x", b"", 1).is_err());
+
+        // A correctly signed list of 74 entries is refused (junk padding missing).
+        let dict = Value::dict([
+            ("#", Value::Bytes(vec![0; 24])),
+            ("G", Value::Int(0)),
+            ("K", Value::Bytes(vec![0; 48])),
+            ("k", Value::List(vec![Value::Bytes(vec![0; 48]); 74])),
+        ]);
+        let short = sign_dict(&dict, admin.signing_key());
+        assert_eq!(
+            member.load_key_message("x", &short, 1),
+            Err(KeysError::KeyListSize(74))
+        );
+        // Negative generation, and a key after the signature.
+        let neg = sign_dict(
+            &Value::dict([
+                ("#", Value::Bytes(vec![0; 24])),
+                ("G", Value::Int(-1)),
+                ("K", Value::Bytes(vec![0; 48])),
+                ("k", Value::List(vec![])),
+            ]),
+            admin.signing_key(),
+        );
+        assert_eq!(
+            member.load_key_message("x", &neg, 1),
+            Err(KeysError::Generation(-1))
+        );
+        let mut after = good.clone();
+        after.pop();
+        after.extend_from_slice(b"1:\x7f0:e");
+        assert!(member.load_key_message("x", &after, 1).is_err());
+        assert!(member.key_infos().is_empty());
+        assert!(member.active_hashes().is_empty());
+        // An empty member list is a valid (if useless) message.
+        let empty = admin.build_rekey(&[], 0).unwrap().message;
+        assert!(!member.load_key_message("e", &empty, 1).unwrap());
+        // An admin with the wrong seed cannot be made.
+        let mut m2 = GroupKeys::new(users[2].ed25519_secret(), admin.group_id()).unwrap();
+        assert_eq!(
+            m2.load_admin_key(&[201; 32]),
+            Err(KeysError::WrongAdminSeed)
+        );
+        assert_eq!(m2.rekey(&ids(&users)).err(), Some(KeysError::NotAdmin));
+        m2.load_admin_key(&[200; 32]).unwrap();
+        assert!(m2.is_admin());
+    }
+
+    #[test]
+    fn sizes_step_by_75_members() {
+        let admin = GroupAdmin::from_seed(&[7; 32]).unwrap();
+        let members: Vec<SessionId> = (0..=151u8)
+            .map(|i| Account::from_ed25519_seed(&[i; 32]).session_id())
+            .collect();
+        let len = |n: usize| admin.build_rekey(&members[..n], 0).unwrap().message.len();
+        assert_eq!(len(1), 3992);
+        assert_eq!(len(75), 3992);
+        assert_eq!(len(76), 3992 + 75 * 51);
+        assert_eq!(len(150), 3992 + 75 * 51);
+        assert_eq!(len(151), 3992 + 150 * 51);
+    }
+}

@@ -257,3 +257,138 @@ pub fn unwrap_content(
         content,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_envelope::{Message, VisibleMessage};
+    use sotto_identity::Account;
+
+    #[test]
+    fn round_trip_compressed_and_not_with_padding() {
+        let author = Account::from_ed25519_seed(&[5; 32]);
+        let key = SymmetricKey::new([1; 32]);
+        let text = b"hello hello hello hello hello hello hello hello hello hello".repeat(20);
+        for compress in [true, false] {
+            let ct = encrypt_group_message(
+                author.ed25519_secret(),
+                &key,
+                &text,
+                compress,
+                256,
+                &[2; 24],
+            )
+            .unwrap();
+            assert_eq!(ct.len() % 256, 0);
+            let got = decrypt_group_message(&[&SymmetricKey::new([9; 32]), &key], &ct).unwrap();
+            assert_eq!(got.plaintext, text);
+            assert_eq!(got.compressed, compress);
+            assert_eq!(got.sender, author.session_id());
+        }
+        // Incompressible data is sent raw even when compression is allowed.
+        let ct =
+            encrypt_group_message(author.ed25519_secret(), &key, b"x", true, 0, &[2; 24]).unwrap();
+        assert!(!decrypt_group_message(&[&key], &ct).unwrap().compressed);
+        assert_eq!(
+            encrypt_group_message(
+                author.ed25519_secret(),
+                &key,
+                &vec![0; MAX_PLAINTEXT + 1],
+                true,
+                256,
+                &[0; 24]
+            ),
+            Err(MessageError::TooLong(MAX_PLAINTEXT + 1))
+        );
+    }
+
+    fn seal(key: &SymmetricKey, dict: &Value) -> Vec<u8> {
+        let ct =
+            xchacha20poly1305_encrypt(key, &[4; 24], &[], &sotto_bencode::encode(dict)).unwrap();
+        [[4u8; 24].as_slice(), &ct].concat()
+    }
+
+    #[test]
+    fn rejects_forgeries_and_malformed_dicts() {
+        let author = Ed25519SecretKey::from_seed(&[5; 32]);
+        let key = SymmetricKey::new([1; 32]);
+        let pk = author.public_key().as_bytes().to_vec();
+        let sig = author.sign(b"data").to_bytes().to_vec();
+        let dict = |v: i64, d: &str, sig: &[u8]| {
+            Value::dict([
+                ("", Value::Int(v)),
+                ("a", Value::Bytes(pk.clone())),
+                (d, Value::Bytes(b"data".to_vec())),
+                ("s", Value::Bytes(sig.to_vec())),
+            ])
+        };
+        assert!(decrypt_group_message(&[&key], &seal(&key, &dict(1, "d", &sig))).is_ok());
+        assert_eq!(
+            decrypt_group_message(&[&key], &seal(&key, &dict(2, "d", &sig))),
+            Err(MessageError::Version(2))
+        );
+        let mut bad = sig.clone();
+        bad[0] ^= 1;
+        assert_eq!(
+            decrypt_group_message(&[&key], &seal(&key, &dict(1, "d", &bad))),
+            Err(MessageError::BadSignature)
+        );
+        // `z` that is not zstd.
+        assert_eq!(
+            decrypt_group_message(&[&key], &seal(&key, &dict(1, "z", &sig))),
+            Err(MessageError::Decompress)
+        );
+        assert_eq!(
+            decrypt_group_message(&[&key], &[0; 39]),
+            Err(MessageError::TooShort(39))
+        );
+        assert_eq!(
+            decrypt_group_message(&[], &[0; 100]),
+            Err(MessageError::NoKey { tried: 0 })
+        );
+        assert!(decrypt_group_message(&[&key], &seal(&key, &Value::List(vec![]))).is_err());
+    }
+
+    #[test]
+    fn decompression_is_capped() {
+        let author = Ed25519SecretKey::from_seed(&[5; 32]);
+        let key = SymmetricKey::new([1; 32]);
+        let bomb = zstd::bulk::compress(&vec![0u8; MAX_PLAINTEXT + 1], 1).unwrap();
+        let dict = Value::dict([
+            ("", Value::Int(1)),
+            ("a", Value::Bytes(author.public_key().as_bytes().to_vec())),
+            ("s", Value::Bytes(author.sign(&bomb).to_bytes().to_vec())),
+            ("z", Value::Bytes(bomb)),
+        ]);
+        assert_eq!(
+            decrypt_group_message(&[&key], &seal(&key, &dict)),
+            Err(MessageError::Decompress)
+        );
+    }
+
+    #[test]
+    fn both_envelope_layouts_unwrap() {
+        let group = crate::GroupAdmin::from_seed(&[3; 32]).unwrap().group_id();
+        let other = crate::GroupAdmin::from_seed(&[4; 32]).unwrap().group_id();
+        let author = Account::from_ed25519_seed(&[5; 32]);
+        let key = SymmetricKey::new([1; 32]);
+        let content = Content::new(Message::Visible(VisibleMessage::text("hi group")));
+        let pro = Ed25519SecretKey::from_seed(&[6; 32]);
+        for style in [GroupEnvelopeStyle::Current, GroupEnvelopeStyle::Legacy] {
+            let plain = wrap_content(&group, &content, 1_700_000_000_123, style, &pro);
+            let ct =
+                encrypt_group_message(author.ed25519_secret(), &key, &plain, true, 256, &[1; 24])
+                    .unwrap();
+            let msg = decrypt_group_message(&[&key], &ct).unwrap();
+            let got = unwrap_content(&group, &msg).unwrap();
+            assert_eq!(got.content, content);
+            assert_eq!(got.sent_ms, 1_700_000_000_123);
+            assert_eq!(got.sender, author.session_id());
+            let wrong = unwrap_content(&other, &msg);
+            match style {
+                GroupEnvelopeStyle::Legacy => assert_eq!(wrong, Err(MessageError::WrongSource)),
+                _ => assert!(wrong.is_ok()),
+            }
+        }
+    }
+}
