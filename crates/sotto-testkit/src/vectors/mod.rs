@@ -4,6 +4,8 @@ mod attachment;
 mod blinding;
 mod case;
 mod envelope;
+mod groups_legacy;
+mod groups_v2;
 mod identity;
 mod mnemonic;
 mod onion;
@@ -27,6 +29,8 @@ pub fn handler(suite: &str, group: &str) -> Option<Handler> {
     match suite {
         "attachment" => attachment::handler(group),
         "envelope" => envelope::handler(group),
+        "groups_legacy" => groups_legacy::handler(group),
+        "groups_v2" => groups_v2::handler(group),
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
