@@ -5,6 +5,8 @@ mod blinding;
 mod case;
 mod config;
 mod envelope;
+mod groups_legacy;
+mod groups_v2;
 mod identity;
 mod mnemonic;
 mod onion;
@@ -29,6 +31,8 @@ pub fn handler(suite: &str, group: &str) -> Option<Handler> {
         "attachment" => attachment::handler(group),
         "config" => config::handler(group),
         "envelope" => envelope::handler(group),
+        "groups_legacy" => groups_legacy::handler(group),
+        "groups_v2" => groups_v2::handler(group),
         "identity" => identity::handler(group),
         "mnemonic" => mnemonic::handler(group),
         "blinding" => blinding::handler(group),
