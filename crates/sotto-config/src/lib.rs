@@ -19,6 +19,6 @@ pub use message::{
     ConfigHash, ConfigMessage, DEFAULT_LAG, Merged, MutableConfig, SeqnoHash, message_hash,
 };
 pub use views::{
-    CommunityRoom, Contact, Contacts, Conversation, ConvoInfoVolatile, GroupCommon, GroupV2,
-    LegacyGroup, ReadState, UserGroups, UserProfile,
+    CommunityRoom, Contact, Contacts, Conversation, ConvoInfoVolatile, GroupCommon, GroupInfo,
+    GroupMember, GroupMembers, GroupV2, LegacyGroup, ReadState, UserGroups, UserProfile,
 };

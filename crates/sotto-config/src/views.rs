@@ -1,5 +1,5 @@
 //! Typed views of the four user configs (spec §3.8): UserProfile, Contacts, ConvoInfoVolatile
-//! and UserGroups.
+//! and UserGroups; and of a closed group's Info and Members configs (spec §2.6).
 //!
 //! Each record is read from a data tree and written back into it key by key: a write touches
 //! only the keys this code knows, so keys added by newer clients (in the same dictionaries or
@@ -562,6 +562,144 @@ impl UserGroups {
         edit::erase(data, &[section, key]);
     }
 }
+
+/// A closed group's Info config (groups v2, namespace 13; spec §2.6). Signed by the group key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// `!`: the group has been destroyed.
+    pub destroyed: bool,
+    /// `c`: creation time (Unix seconds).
+    pub created: i64,
+    /// `d`: clients delete every message sent before this time (Unix seconds; 0: none).
+    pub delete_before: i64,
+    /// `D`: clients delete every attachment sent before this time (Unix seconds; 0: none).
+    pub delete_attachments_before: i64,
+    /// `E`: disappearing-messages timer after send, seconds (0: off).
+    pub expiry_seconds: i64,
+    /// `n`: the group's name.
+    pub name: Option<String>,
+    /// `o`: the group's description.
+    pub description: Option<String>,
+    /// `p`: profile picture URL.
+    pub avatar_url: Option<String>,
+    /// `q`: profile picture key.
+    pub avatar_key: Option<Vec<u8>>,
+}
+
+impl GroupInfo {
+    /// Reads the Info keys from a group Info data tree.
+    #[must_use]
+    pub fn read(data: &Dict) -> Self {
+        Self {
+            destroyed: flag(data, b"!"),
+            created: int(data, b"c"),
+            delete_before: int(data, b"d"),
+            delete_attachments_before: int(data, b"D"),
+            expiry_seconds: int(data, b"E"),
+            name: text(data, b"n"),
+            description: text(data, b"o"),
+            avatar_url: text(data, b"p"),
+            avatar_key: bytes(data, b"q"),
+        }
+    }
+
+    /// Writes the Info keys into a group Info data tree.
+    pub fn write(&self, data: &mut Dict) {
+        put_flag(data, b"!", self.destroyed);
+        put_int(data, b"c", self.created);
+        put_int(data, b"d", self.delete_before);
+        put_int(data, b"D", self.delete_attachments_before);
+        put_int(data, b"E", self.expiry_seconds);
+        put_bytes(data, b"n", self.name.as_deref().map(str::as_bytes));
+        put_bytes(data, b"o", self.description.as_deref().map(str::as_bytes));
+        put_bytes(data, b"p", self.avatar_url.as_deref().map(str::as_bytes));
+        put_bytes(data, b"q", self.avatar_key.as_deref());
+    }
+}
+
+/// One member of a closed group's Members config (groups v2, namespace 14; spec §2.6):
+/// `m` → {33-byte Session ID → {…}}.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The member's Session ID (33 bytes, `05…`).
+    pub session_id: Vec<u8>,
+    /// `n`: display name (always written, so the entry never prunes away).
+    pub name: String,
+    /// `p`: profile picture URL.
+    pub avatar_url: Option<String>,
+    /// `q`: profile picture key.
+    pub avatar_key: Option<Vec<u8>>,
+    /// `A`: shown as an admin (informative: admin power is holding the group seed).
+    pub admin: bool,
+    /// `I`: invite status (1 sent, 2 failed, 3 not sent yet); `None` once accepted.
+    pub invite_status: Option<i64>,
+    /// `s`: the invite shares the existing keys (a supplement).
+    pub supplement: bool,
+    /// `P`: promotion status (1 sent, 2 failed, 3 not sent); `None` once accepted.
+    pub promotion_status: Option<i64>,
+    /// `R`: removal pending (1 remove the member, 2 also their messages; 0: none).
+    pub removed: i64,
+}
+
+/// The Members config's records.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupMembers;
+
+impl GroupMembers {
+    fn read_one(id: &[u8], d: &Dict) -> GroupMember {
+        let status = |key: &[u8]| d.get(key).and_then(DataValue::as_int).filter(|v| *v != 0);
+        GroupMember {
+            session_id: id.to_vec(),
+            name: text(d, b"n").unwrap_or_default(),
+            avatar_url: text(d, b"p"),
+            avatar_key: bytes(d, b"q"),
+            admin: flag(d, b"A"),
+            invite_status: status(b"I"),
+            supplement: flag(d, b"s"),
+            promotion_status: status(b"P"),
+            removed: int(d, b"R"),
+        }
+    }
+
+    /// Every member, in Session ID order.
+    #[must_use]
+    pub fn list(data: &Dict) -> Vec<GroupMember> {
+        entries(data, &[b"m"])
+            .map(|(id, d)| Self::read_one(id, d))
+            .collect()
+    }
+
+    /// One member, if present.
+    #[must_use]
+    pub fn get(data: &Dict, session_id: &[u8]) -> Option<GroupMember> {
+        dict_at(data, &[b"m", session_id]).map(|d| Self::read_one(session_id, d))
+    }
+
+    /// Writes a member's keys (creating the entry if needed).
+    pub fn set(data: &mut Dict, member: &GroupMember) {
+        let Some(d) = dict_at_mut(data, &[b"m", &member.session_id]) else {
+            return;
+        };
+        d.insert(
+            b"n".to_vec(),
+            DataValue::Scalar(Scalar::Bytes(member.name.as_bytes().to_vec())),
+        );
+        put_bytes(d, b"p", member.avatar_url.as_deref().map(str::as_bytes));
+        put_bytes(d, b"q", member.avatar_key.as_deref());
+        put_flag(d, b"A", member.admin);
+        put_int(d, b"I", member.invite_status.unwrap_or(0));
+        put_flag(d, b"s", member.supplement);
+        put_int(d, b"P", member.promotion_status.unwrap_or(0));
+        put_int(d, b"R", member.removed);
+    }
+
+    /// Removes a member.
+    pub fn erase(data: &mut Dict, session_id: &[u8]) {
+        edit::erase(data, &[b"m", session_id]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {

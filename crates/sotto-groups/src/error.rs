@@ -173,3 +173,21 @@ pub enum ControlError {
     #[error(transparent)]
     Multi(#[from] MultiError),
 }
+
+/// Why a group Info or Members config push could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GroupConfigError {
+    /// Only group Info and Members are group configs.
+    #[error("{0:?} is not a group config")]
+    NotAGroupConfig(sotto_config::ConfigKind),
+    /// None of the group's known keys decrypts it.
+    #[error("no known group key decrypts this config push")]
+    NoKey,
+    /// It decrypts, but its padding or compression is malformed.
+    #[error(transparent)]
+    Crypt(#[from] sotto_config::CryptError),
+    /// It decrypts, but is not a config message signed by the group.
+    #[error(transparent)]
+    Load(#[from] sotto_config::LoadError),
+}

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod configs;
 pub mod control;
 mod error;
 mod identity;
@@ -12,7 +13,9 @@ mod proto;
 
 pub use auth::{SubaccountAuth, SubaccountSignature};
 pub use control::{GroupUpdate, InfoChangeKind, MemberChangeKind};
-pub use error::{AuthError, ControlError, KeysError, LegacyError, MessageError, MultiError};
+pub use error::{
+    AuthError, ControlError, GroupConfigError, KeysError, LegacyError, MessageError, MultiError,
+};
 pub use identity::{GroupAdmin, GroupId, MEMBER_KEY_DOMAIN};
 pub use keys::{GroupKeys, KeyInfo, KeysMessage, Rekey};
 pub use message::{DecryptedGroupMessage, GroupContent, GroupEnvelopeStyle};

@@ -1,12 +1,13 @@
 //! Suite `groups_v2`: multi-recipient encryption, keys messages (rekeys, loading, supplements),
-//! group messages, subaccount auth data and kicked notices. `config_push_decrypt` needs the
-//! config crate and is not handled here yet.
+//! group messages, subaccount auth data, kicked notices, and Info/Members config pushes.
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
+use sotto_config::{ConfigKind, GroupInfo, GroupMembers};
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, SymmetricKey, X25519PublicKey};
 use sotto_groups::auth::{member_flags, verify_subaccount_request};
+use sotto_groups::configs::open_group_config;
 use sotto_groups::control::read_kicked_notice;
 use sotto_groups::message::{DEFAULT_PADDING, decrypt_group_message, encrypt_group_message};
 use sotto_groups::multi::{decrypt_for_multiple, encode_simple, encrypt_for_multiple};
@@ -27,6 +28,7 @@ pub(super) fn handler(group: &str) -> Option<Handler> {
         "message_sizes" => message_sizes,
         "subaccount_auth" => subaccount_auth,
         "kicked_notice" => kicked_notice,
+        "config_push_decrypt" => config_push_decrypt,
         _ => return None,
     })
 }
@@ -429,4 +431,75 @@ fn kicked_notice(case: &Case<'_>) -> CaseResult {
     )
     .map_err(|e| e.to_string())?;
     eq("generation read back", got, generation)
+}
+
+fn config_push_decrypt(case: &Case<'_>) -> CaseResult {
+    let keys = symmetric_keys(case, "keys_hex")?;
+    let key_refs: Vec<&SymmetricKey> = keys.iter().collect();
+    let kind = match case.str("domain_utf8")? {
+        "groups::Info" => ConfigKind::GroupInfo,
+        "groups::Members" => ConfigKind::GroupMembers,
+        other => return Err(format!("unknown domain {other}")),
+    };
+    let group = Ed25519PublicKey(case.hex_array("group_pk_hex")?);
+    let ciphertext = case.hex("ciphertext_hex")?;
+    // Whether the padded plaintext was compressed: its first byte after the 0x00 padding is `z`.
+    let padded = keys
+        .iter()
+        .find_map(|k| sotto_config::decrypt(&ciphertext, k.expose(), kind.domain()).ok())
+        .ok_or("no key decrypts the push")?;
+    let first = padded.iter().copied().find(|b| *b != 0);
+    eq(
+        "compressed",
+        first == Some(b'z'),
+        case.bool("expected_compressed")?,
+    )?;
+    let message =
+        open_group_config(&ciphertext, &key_refs, kind, &group).map_err(|e| e.to_string())?;
+    intermediate_hex(case, "config_message_hex", message.serialized())?;
+    eq(
+        "seqno",
+        message.seqno(),
+        i64::try_from(case.u64("expected_seqno")?).map_err(|e| e.to_string())?,
+    )?;
+    match kind {
+        ConfigKind::GroupInfo => {
+            let info = GroupInfo::read(message.data());
+            eq(
+                "name",
+                info.name.as_deref(),
+                Some(case.str("expected_name_utf8")?),
+            )?;
+            eq(
+                "created",
+                u64::try_from(info.created).ok(),
+                Some(case.u64("expected_created")?),
+            )
+        }
+        _ => {
+            let members = GroupMembers::list(message.data());
+            let want = case.json_list("expected_members")?;
+            eq("members", members.len(), want.len())?;
+            for (got, want) in members.iter().zip(want) {
+                let field = |k: &str| want.get(k).ok_or(format!("expected_members: no {k}"));
+                eq(
+                    "member id",
+                    hex::encode(&got.session_id).as_str(),
+                    field("session_id_hex")?.as_str().unwrap_or_default(),
+                )?;
+                eq(
+                    "member name",
+                    got.name.as_str(),
+                    field("name_utf8")?.as_str().unwrap_or_default(),
+                )?;
+                eq("member admin", Some(got.admin), field("admin")?.as_bool())?;
+                eq(
+                    "member invite status",
+                    got.invite_status,
+                    field("invite_status")?.as_i64(),
+                )?;
+            }
+            Ok(())
+        }
+    }
 }
