@@ -169,6 +169,32 @@ pub struct UnsendArgs {
     message: String,
 }
 
+#[derive(Args)]
+pub struct DeleteArgs {
+    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one.
+    #[arg(value_name = "CONTACT")]
+    contact: String,
+
+    /// The message: its number from `sotto read` (#12 or 12), or `last` (the newest).
+    #[arg(value_name = "MSG")]
+    message: String,
+
+    /// Do not connect: delete here now; the copy on your swarm goes with the next sync.
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args)]
+pub struct ClearArgs {
+    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one.
+    #[arg(value_name = "CONTACT")]
+    contact: String,
+
+    /// Do not connect: delete here now; the copies on your swarm go with the next sync.
+    #[arg(long)]
+    offline: bool,
+}
+
 #[derive(Subcommand)]
 pub enum ProfileCommand {
     /// Set the display name your contacts see (sent with your next messages)
@@ -1152,6 +1178,132 @@ pub fn unsend(ctx: &Ctx<'_>, args: &UnsendArgs) -> anyhow::Result<()> {
             delivery_note(&calls, &peer)
         ))
     })
+}
+
+/// How many deletes and expiry updates still wait to go to one's swarm.
+fn swarm_pending(engine: &Engine) -> anyhow::Result<usize> {
+    Ok(engine
+        .swarm_updates(now_ms())?
+        .iter()
+        .map(|u| u.hashes.len())
+        .sum())
+}
+
+/// "on your swarm too" or why not yet.
+fn swarm_note(pending: usize, online: bool) -> &'static str {
+    match (pending, online) {
+        (0, _) => "",
+        (_, false) => "; its copy on your swarm goes with the next `sotto sync`",
+        (_, true) => "; removing the copy on your swarm failed: `sotto sync` retries",
+    }
+}
+
+/// Runs `delete` on the engine offline, or on the client online (which also deletes the
+/// swarm copies); returns the route and how many swarm updates still wait.
+fn removal<T>(
+    ctx: &Ctx<'_>,
+    offline: bool,
+    contact: &str,
+    local: impl FnOnce(&mut Engine, &SessionId) -> anyhow::Result<T>,
+    remote: impl AsyncFnOnce(&Client<CliNet>, &SessionId) -> anyhow::Result<T>,
+) -> anyhow::Result<(SessionId, T, Vec<sotto_client::Trace>, usize, Names)> {
+    if offline {
+        let mut engine = ctx.engine()?;
+        let peer = resolve::contact(&engine, contact)?;
+        let done = local(&mut engine, &peer)?;
+        let pending = swarm_pending(&engine)?;
+        return Ok((peer, done, Vec::new(), pending, names(&engine)?));
+    }
+    Ctx::runtime()?.block_on(async {
+        let (client, _) = online(ctx).await?;
+        let peer = client.with_engine(|e| resolve::contact(e, contact))?;
+        let done = remote(&client, &peer).await?;
+        let traces = route(&client.network().take_calls());
+        let (pending, names) =
+            client.with_engine(|e| anyhow::Ok((swarm_pending(e)?, names(e)?)))?;
+        Ok((peer, done, traces, pending, names))
+    })
+}
+
+pub fn delete(ctx: &Ctx<'_>, args: &DeleteArgs) -> anyhow::Result<()> {
+    let pick = |e: &Engine, peer: &SessionId| resolve::message(e, peer, &args.message, Last::Any);
+    let (peer, target, traces, pending, names) = removal(
+        ctx,
+        args.offline,
+        &args.contact,
+        |engine, peer| {
+            let target = pick(engine, peer)?;
+            engine.delete_for_me(target.id, now_ms())?;
+            Ok(target)
+        },
+        async |client, peer| {
+            let target = client.with_engine(|e| pick(e, peer))?;
+            client.delete_for_me(target.id).await?;
+            Ok(target)
+        },
+    )?;
+    if ctx.json() {
+        return output::json(&output::Removed {
+            action: "deleted",
+            contact: peer.to_string(),
+            messages: vec![target.id.0],
+            swarm_pending: pending,
+            route: traces,
+        });
+    }
+    print(&format!(
+        "Deleted {} ({}) for you; {} keeps their copy{}.\n",
+        target.id,
+        names.of(&target.key.author),
+        names.of(&peer),
+        swarm_note(pending, !args.offline)
+    ))
+}
+
+pub fn clear(ctx: &Ctx<'_>, args: &ClearArgs) -> anyhow::Result<()> {
+    let (peer, cleared, traces, pending, names) = removal(
+        ctx,
+        args.offline,
+        &args.contact,
+        |engine, peer| {
+            let ids = live_ids(engine, peer)?;
+            engine.clear_conversation(peer, now_ms())?;
+            Ok(ids)
+        },
+        async |client, peer| {
+            let ids = client.with_engine(|e| live_ids(e, peer))?;
+            client.clear_conversation(peer).await?;
+            Ok(ids)
+        },
+    )?;
+    if ctx.json() {
+        return output::json(&output::Removed {
+            action: "cleared",
+            contact: peer.to_string(),
+            messages: cleared,
+            swarm_pending: pending,
+            route: traces,
+        });
+    }
+    let count = match cleared.len() {
+        1 => "1 message".to_owned(),
+        n => format!("{n} messages"),
+    };
+    print(&format!(
+        "Cleared the conversation with {} ({count}) for you; they keep theirs{}.\n",
+        names.of(&peer),
+        swarm_note(pending, !args.offline)
+    ))
+}
+
+/// The ids of the messages with `peer` that are not deleted.
+fn live_ids(engine: &Engine, peer: &SessionId) -> anyhow::Result<Vec<i64>> {
+    Ok(engine
+        .messages(peer, u32::MAX)?
+        .iter()
+        .filter(|m| m.state != MessageState::Deleted)
+        .map(|m| m.id.0)
+        .collect())
 }
 
 #[cfg(test)]

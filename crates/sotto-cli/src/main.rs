@@ -202,6 +202,29 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Unsend(commands::UnsendArgs),
 
+    /// Delete a message for you only ("delete for me"); the other side keeps theirs
+    ///
+    /// Deletes it here and, when you can (its copy on your own swarm: the copy of a message
+    /// you received, the sync copy of one you sent), from the network too. To delete one of
+    /// your messages for the recipient as well, use `sotto unsend`.
+    ///
+    /// Examples:
+    ///   sotto delete bob 12
+    ///   sotto delete bob last
+    ///   sotto delete bob 12 --offline     the swarm copy goes with the next sync
+    #[command(verbatim_doc_comment)]
+    Delete(commands::DeleteArgs),
+
+    /// Clear a conversation for you only: every message, here and on your own swarm
+    ///
+    /// The contact and the conversation stay; the other side keeps their messages.
+    ///
+    /// Examples:
+    ///   sotto clear bob
+    ///   sotto clear bob --json
+    #[command(verbatim_doc_comment)]
+    Clear(commands::ClearArgs),
+
     /// Your display name, sent with your messages (no network needed).
     #[command(subcommand)]
     Profile(commands::ProfileCommand),
@@ -412,6 +435,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Requests(args) => commands::requests(&Ctx::new(global)?, args),
         Command::React(args) => commands::react(&Ctx::new(global)?, args),
         Command::Unsend(args) => commands::unsend(&Ctx::new(global)?, args),
+        Command::Delete(args) => commands::delete(&Ctx::new(global)?, args),
+        Command::Clear(args) => commands::clear(&Ctx::new(global)?, args),
         Command::Listen(args) => listen::run(&Ctx::new(global)?, args),
         Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
     }

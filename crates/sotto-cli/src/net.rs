@@ -13,8 +13,8 @@ use sotto_client::{
     OnionConfig, OnionNetwork, Trace,
 };
 use sotto_rpc::AccountId;
-use sotto_rpc::request::{Retrieve, Store};
-use sotto_rpc::response::{RetrieveResponse, SwarmNode, SwarmResponse};
+use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
+use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 
 /// How many calls the log keeps (long-running commands drop the oldest).
 const MAX_CALLS: usize = 512;
@@ -22,7 +22,7 @@ const MAX_CALLS: usize = 512;
 /// One storage call and how it went.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// `get_swarm`, `store` or `retrieve`.
+    /// `get_swarm`, `store`, `retrieve`, `delete`, `expire` or `get_expiries`.
     pub method: &'static str,
     /// The account whose swarm it went to.
     pub account: AccountId,
@@ -112,6 +112,42 @@ impl Network for CliNet {
         let answer = self.inner.retrieve(node, request).await;
         let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
         self.record("retrieve", account, result);
+        answer
+    }
+
+    async fn delete(
+        &self,
+        node: SwarmNode,
+        request: Delete,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let answer = self.inner.delete(node, request).await;
+        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
+        self.record("delete", account, result);
+        answer
+    }
+
+    async fn expire(
+        &self,
+        node: SwarmNode,
+        request: Expire,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let answer = self.inner.expire(node, request).await;
+        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
+        self.record("expire", account, result);
+        answer
+    }
+
+    async fn get_expiries(
+        &self,
+        node: SwarmNode,
+        request: GetExpiries,
+    ) -> Result<GetExpiriesResponse, NetworkError> {
+        let account = request.account;
+        let answer = self.inner.get_expiries(node, request).await;
+        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
+        self.record("get_expiries", account, result);
         answer
     }
 }

@@ -391,6 +391,18 @@ pub struct MessageAction {
     pub route: Vec<Trace>,
 }
 
+/// `sotto delete` and `sotto clear`: the messages deleted here, and how many of their
+/// copies on one's own swarm still wait to be deleted (0: gone from the swarm too, or none
+/// was known).
+#[derive(Serialize)]
+pub struct Removed {
+    pub action: &'static str,
+    pub contact: String,
+    pub messages: Vec<i64>,
+    pub swarm_pending: usize,
+    pub route: Vec<Trace>,
+}
+
 /// `sotto profile show|set-name`.
 #[derive(Serialize)]
 pub struct Profile {

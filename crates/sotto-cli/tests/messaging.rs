@@ -298,6 +298,24 @@ fn offline_views_of_an_empty_profile() {
     // Declining what is not a request says so.
     let err = failed(&run(&mut sotto(), &["requests", "decline", "bob"]));
     assert!(err.contains("no message request from bob"), "{err}");
+
+    // Deleting and clearing offline: nothing to delete yet, said in the same words as
+    // elsewhere; clearing an empty conversation is no error.
+    let err = failed(&run(&mut sotto(), &["delete", "bob", "last", "--offline"]));
+    assert!(
+        err.contains("there is no message in this conversation"),
+        "{err}"
+    );
+    let cleared = json(&run(&mut sotto(), &["clear", "bob", "--offline", "--json"]));
+    assert_eq!(cleared["action"], "cleared");
+    assert_eq!(cleared["contact"], id("ab"));
+    assert_eq!(cleared["messages"], Value::Array(vec![]));
+    assert_eq!(cleared["swarm_pending"], 0);
+    let text = ok(&run(&mut sotto(), &["clear", "bob", "--offline"]));
+    assert!(
+        text.contains("Cleared the conversation with bob (0 messages)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -416,6 +434,8 @@ fn messaging_help_has_examples() {
         &["requests"],
         &["react"],
         &["unsend"],
+        &["delete"],
+        &["clear"],
         &["profile", "set-name"],
         &["settings"],
         &["settings", "disappearing"],

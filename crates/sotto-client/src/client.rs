@@ -3,19 +3,21 @@
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_core::Stream;
+use sotto_crypto::Ed25519PublicKey;
 use sotto_crypto::OsRng;
 use sotto_identity::{Account, SessionId};
-use sotto_rpc::AccountId;
 use sotto_rpc::response::SwarmNode;
+use sotto_rpc::{AccountId, MessageHash};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::db::Job;
+use crate::deletion::{SwarmOutcome, SwarmUpdate, tally_delete, tally_expire};
 use crate::engine::{Engine, Sent};
 use crate::error::{ClientError, NetworkError};
 use crate::incoming::{Event, IncomingMessage};
@@ -307,12 +309,79 @@ impl<N: Network> Shared<N> {
         let expired = self.engine().expire(self.now())?;
         self.publish(&expired);
         events.extend(expired);
+        // The deletes and expiry updates this poll (and earlier actions) queued, batched.
+        if let Err(e) = self.flush_swarm_updates().await {
+            tracing::warn!(error = %e, "sending swarm updates failed");
+        }
         Ok(events)
     }
 
     async fn flush_outbox(&self) -> Result<Vec<Event>, ClientError> {
         let jobs = self.engine().take_due_jobs(self.now())?;
         self.deliver(&jobs).await
+    }
+
+    /// Sends a signed `delete` of `hashes` to this account's swarm (through
+    /// [`Shared::on_swarm`]: other members on failures, the fresh swarm on a confirmed 421)
+    /// and checks each member's result.
+    async fn delete_from_swarm(
+        &self,
+        hashes: Vec<MessageHash>,
+    ) -> Result<SwarmOutcome, NetworkError> {
+        let own = AccountId::from(self.engine().session_id());
+        let request = self.engine().delete_request(hashes);
+        let response = self
+            .on_swarm(own, |node| self.network.delete(node, request.clone()))
+            .await?;
+        let swarm = self.network.get_swarm(own).await?;
+        Ok(tally_delete(&request, &response, &swarm))
+    }
+
+    /// Sends a signed `expire` (shorten only) of `hashes` to `expiry_ms` to this account's
+    /// swarm, as [`Shared::delete_from_swarm`].
+    async fn shorten_expiry(
+        &self,
+        hashes: Vec<MessageHash>,
+        expiry_ms: u64,
+    ) -> Result<SwarmOutcome, NetworkError> {
+        let own = AccountId::from(self.engine().session_id());
+        let request = self.engine().expire_request(hashes, expiry_ms);
+        let response = self
+            .on_swarm(own, |node| self.network.expire(node, request.clone()))
+            .await?;
+        let swarm = self.network.get_swarm(own).await?;
+        Ok(tally_expire(&request, &response, &swarm))
+    }
+
+    /// Sends the queued deletes and expiry updates, one request per batch, and records each
+    /// outcome (a refused request is dropped: no retry changes it). Returns what each batch
+    /// did; a batch that failed is retried with the next poll.
+    async fn flush_swarm_updates(&self) -> Result<Vec<(SwarmUpdate, SwarmOutcome)>, ClientError> {
+        let updates = self.engine().swarm_updates(self.now())?;
+        let mut done = Vec::with_capacity(updates.len());
+        for update in updates {
+            let hashes = update.hashes.clone();
+            let answer = match update.expiry_ms {
+                None => self.delete_from_swarm(hashes).await,
+                Some(expiry) => self.shorten_expiry(hashes, expiry).await,
+            };
+            match answer {
+                Ok(outcome) => {
+                    self.engine()
+                        .record_swarm_update(&update, outcome.is_done())?;
+                    done.push((update, outcome));
+                }
+                Err(e) if e.is_refusal() => {
+                    tracing::info!(error = %e, "swarm update refused; not retrying");
+                    self.engine().record_swarm_update(&update, true)?;
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "swarm update failed");
+                    self.engine().record_swarm_update(&update, false)?;
+                }
+            }
+        }
+        Ok(done)
     }
 
     /// The background loop: poll, retry due stores, sleep as the policy says, or less when a
@@ -496,19 +565,100 @@ impl<N: Network> Client<N> {
             .shared
             .engine()
             .unsend(message, self.shared.now(), &mut OsRng)?;
-        self.shared.queued(sent).await.map(drop)
+        self.shared.queued(sent).await?;
+        self.shared.flush_swarm_updates().await.map(drop)
     }
 
-    /// Marks the conversation with `peer` read; sends a read receipt when they are on.
+    /// "Delete for me": deletes `message` here (one's own or someone else's) and its copies
+    /// on this account's swarm (the sync copy of a sent message, the stored copy of a
+    /// received one); the peer keeps theirs. A swarm delete that fails is retried with the
+    /// next polls.
+    pub async fn delete_for_me(&self, message: MessageId) -> Result<(), ClientError> {
+        self.shared
+            .engine()
+            .delete_for_me(message, self.shared.now())?;
+        self.shared.flush_swarm_updates().await.map(drop)
+    }
+
+    /// Clears the conversation with `peer`: deletes its messages here and their copies on
+    /// this account's swarm, as [`Client::delete_for_me`]; the conversation and the contact
+    /// stay. Returns how many messages were deleted.
+    pub async fn clear_conversation(&self, peer: &SessionId) -> Result<usize, ClientError> {
+        let cleared = self
+            .shared
+            .engine()
+            .clear_conversation(peer, self.shared.now())?;
+        self.shared.flush_swarm_updates().await?;
+        Ok(cleared)
+    }
+
+    /// Deletes `hashes` from this account's swarm now (a signed `delete` through an onion
+    /// path, with the same retries as stores) and returns each member's checked result:
+    /// [`SwarmOutcome::everywhere`] says whether they are gone from every member.
+    pub async fn delete_from_swarm(
+        &self,
+        hashes: Vec<MessageHash>,
+    ) -> Result<SwarmOutcome, ClientError> {
+        Ok(self.shared.delete_from_swarm(hashes).await?)
+    }
+
+    /// Shortens the expiry of `hashes` on this account's swarm to `expiry_ms` (a signed
+    /// `expire` with `shorten`: a later expiry is never set) and returns each member's
+    /// checked result.
+    pub async fn shorten_expiry(
+        &self,
+        hashes: Vec<MessageHash>,
+        expiry_ms: u64,
+    ) -> Result<SwarmOutcome, ClientError> {
+        Ok(self.shared.shorten_expiry(hashes, expiry_ms).await?)
+    }
+
+    /// Asks every member of this account's swarm for the expiries of `hashes` (a signed
+    /// `get_expiries`, which each member answers for itself): per member, the expiry of each
+    /// message it holds, or why it did not answer.
+    pub async fn swarm_expiries(
+        &self,
+        hashes: Vec<MessageHash>,
+    ) -> Result<
+        BTreeMap<Ed25519PublicKey, Result<BTreeMap<MessageHash, u64>, NetworkError>>,
+        ClientError,
+    > {
+        let own = AccountId::from(self.session_id());
+        let swarm = self.shared.network.get_swarm(own).await?;
+        let mut out = BTreeMap::new();
+        for node in swarm {
+            let key = node.pubkey_ed25519;
+            let request = self
+                .shared
+                .engine()
+                .get_expiries_request(hashes.clone(), self.shared.now());
+            let answer = self.shared.network.get_expiries(node, request).await;
+            out.insert(key, answer.map(|r| r.expiries));
+        }
+        Ok(out)
+    }
+
+    /// Sends the queued deletes and expiry updates now (the poller sends them after each
+    /// poll), one request per batch; returns each batch and its members' results.
+    pub async fn flush_swarm_updates(
+        &self,
+    ) -> Result<Vec<(SwarmUpdate, SwarmOutcome)>, ClientError> {
+        self.shared.flush_swarm_updates().await
+    }
+
+    /// Marks the conversation with `peer` read; sends a read receipt when they are on, and
+    /// shortens the expiry of the after-read messages on this account's swarm to their
+    /// timers (one `expire` for them all).
     pub async fn mark_read(&self, peer: &SessionId) -> Result<(), ClientError> {
         let sent = self
             .shared
             .engine()
             .mark_read(peer, self.shared.now(), &mut OsRng)?;
-        match sent {
-            Some(sent) => self.shared.deliver(&sent.jobs).await.map(drop),
-            None => Ok(()),
+        if let Some(sent) = sent {
+            self.shared.deliver(&sent.jobs).await?;
         }
+        // The after-read timers that started: one expiry update for them all.
+        self.shared.flush_swarm_updates().await.map(drop)
     }
 
     /// Tells `peer` that typing started or stopped (only when typing indicators are on).

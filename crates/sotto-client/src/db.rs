@@ -59,7 +59,29 @@ const MIGRATIONS: &[Migration] = &[
         sql: V3,
         then: Some(encrypt_existing_text),
     },
+    Migration::sql(V4),
 ];
+
+/// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
+/// message, the stored copy of a received one), by hash, so that deleting or expiring a
+/// message here can delete or shorten it there; and the deletes and expiry updates waiting to
+/// go to the swarm (sent in batches with the next poll). Messages kept from before have no
+/// known copy: their swarm copies expire with their TTL.
+const V4: &str = "
+CREATE TABLE swarm_copies (
+    message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (message, hash)
+) WITHOUT ROWID;
+CREATE INDEX swarm_copies_by_hash ON swarm_copies (hash);
+CREATE TABLE swarm_updates (
+    hash TEXT PRIMARY KEY,
+    expiry_ms INTEGER,
+    until_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+";
 
 /// Version 3: message text encrypted at rest. The table records which key the file is
 /// encrypted under (a tag derived from it), so that another account's key is refused rather
@@ -1321,6 +1343,180 @@ impl Tx<'_> {
     }
 }
 
+impl Tx<'_> {
+    // Copies on one's own swarm, and the updates waiting to go there.
+
+    /// Records that `message` has a copy on this account's swarm under `hash`, kept there
+    /// until `expires_ms`.
+    pub fn add_swarm_copy(
+        &self,
+        message: MessageId,
+        hash: &MessageHash,
+        expires_ms: u64,
+    ) -> Result<(), DbError> {
+        self.0.execute(
+            "INSERT INTO swarm_copies (message, hash, expires_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT DO NOTHING",
+            params![message.0, hash.as_str(), int(expires_ms, "expiry")?],
+        )?;
+        Ok(())
+    }
+
+    /// The hashes of `message`'s copies on this account's swarm.
+    pub fn swarm_copies(&self, message: MessageId) -> Result<Vec<MessageHash>, DbError> {
+        let mut stmt = self
+            .0
+            .prepare("SELECT hash FROM swarm_copies WHERE message = ?1 ORDER BY hash")?;
+        let rows = stmt.query_map([message.0], |r| r.get::<_, String>(0))?;
+        rows.map(|r| MessageHash::parse(r?.as_bytes()).ok_or(DbError::Corrupt("swarm copy hash")))
+            .collect()
+    }
+
+    /// Queues `hash` for a delete (`expiry_ms` `None`) or an expiry shortened to `expiry_ms`,
+    /// worth sending until `until_ms` (when the swarm drops the copy anyway). A delete wins
+    /// over an expiry update; of two expiries the earlier wins.
+    fn queue_swarm_update(
+        &self,
+        hash: &str,
+        expiry_ms: Option<u64>,
+        until_ms: i64,
+    ) -> Result<(), DbError> {
+        self.0.execute(
+            "INSERT INTO swarm_updates (hash, expiry_ms, until_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (hash) DO UPDATE SET attempts = 0, \
+             expiry_ms = CASE WHEN swarm_updates.expiry_ms IS NULL OR excluded.expiry_ms IS NULL \
+                 THEN NULL ELSE MIN(swarm_updates.expiry_ms, excluded.expiry_ms) END",
+            params![
+                hash,
+                expiry_ms.map(|e| int(e, "expiry")).transpose()?,
+                until_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Queues a delete of every copy of `message` on this account's swarm that the swarm
+    /// would keep past `keep_until_ms`, and forgets the copies. Returns how many were queued.
+    pub fn queue_swarm_delete(
+        &self,
+        message: MessageId,
+        keep_until_ms: u64,
+    ) -> Result<usize, DbError> {
+        let copies: Vec<(String, i64)> = {
+            let mut stmt = self.0.prepare(
+                "DELETE FROM swarm_copies WHERE message = ?1 RETURNING hash, expires_ms",
+            )?;
+            let rows = stmt.query_map([message.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let keep = int(keep_until_ms, "time")?;
+        let mut queued = 0;
+        for (hash, until) in copies.iter().filter(|(_, until)| *until > keep) {
+            self.queue_swarm_update(hash, None, *until)?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
+    /// Queues the expiry updates of the after-read messages of `conversation` read at
+    /// `read_ms` (their timers started then): each copy on this account's swarm that would
+    /// outlive its message gets the message's expiry.
+    pub fn queue_read_expiries(&self, conversation: i64, read_ms: u64) -> Result<(), DbError> {
+        let read = int(read_ms, "time")?;
+        let copies: Vec<(String, i64, i64)> = {
+            let mut stmt = self.0.prepare(
+                "SELECT s.hash, m.expires_at_ms, s.expires_ms FROM swarm_copies s \
+                 JOIN messages m ON m.id = s.message \
+                 WHERE m.conversation = ?1 AND m.read_ms = ?2 AND m.disappearing_mode = 1 \
+                 AND m.expires_at_ms IS NOT NULL AND m.expires_at_ms < s.expires_ms",
+            )?;
+            let rows = stmt.query_map(params![conversation, read], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (hash, expiry, until) in copies {
+            self.queue_swarm_update(&hash, Some(uint(expiry, "expiry")?), until)?;
+        }
+        Ok(())
+    }
+
+    /// The updates still worth sending at `now_ms`: hash and new expiry (`None`: delete).
+    pub fn swarm_updates(&self, now_ms: u64) -> Result<Vec<(MessageHash, Option<u64>)>, DbError> {
+        let mut stmt = self.0.prepare(
+            "SELECT hash, expiry_ms FROM swarm_updates WHERE until_ms > ?1 \
+             ORDER BY expiry_ms, hash",
+        )?;
+        let rows = stmt.query_map([int(now_ms, "time")?], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?;
+        rows.map(|r| {
+            let (hash, expiry) = r?;
+            Ok((
+                MessageHash::parse(hash.as_bytes()).ok_or(DbError::Corrupt("swarm update hash"))?,
+                expiry.map(|e| uint(e, "expiry")).transpose()?,
+            ))
+        })
+        .collect()
+    }
+
+    /// Records an attempt of the update of `hash` to `expiry_ms`: done, it leaves the queue
+    /// (and the copy's known expiry follows); failed, it counts an attempt and leaves after `max_attempts`. An update queued again
+    /// since (another expiry, a delete) stays.
+    pub fn finish_swarm_update(
+        &self,
+        hash: &MessageHash,
+        expiry_ms: Option<u64>,
+        done: bool,
+        max_attempts: u32,
+    ) -> Result<(), DbError> {
+        let expiry = expiry_ms.map(|e| int(e, "expiry")).transpose()?;
+        if done {
+            self.0.execute(
+                "DELETE FROM swarm_updates WHERE hash = ?1 AND expiry_ms IS ?2",
+                params![hash.as_str(), expiry],
+            )?;
+            if let Some(expiry) = expiry {
+                self.0.execute(
+                    "UPDATE swarm_copies SET expires_ms = MIN(expires_ms, ?2) WHERE hash = ?1",
+                    params![hash.as_str(), expiry],
+                )?;
+            }
+        } else {
+            self.0.execute(
+                "UPDATE swarm_updates SET attempts = attempts + 1 \
+                 WHERE hash = ?1 AND expiry_ms IS ?2",
+                params![hash.as_str(), expiry],
+            )?;
+            self.0.execute(
+                "DELETE FROM swarm_updates WHERE hash = ?1 AND attempts >= ?2",
+                params![hash.as_str(), max_attempts],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Forgets copies and updates of messages the swarm no longer holds.
+    pub fn prune_swarm(&self, now_ms: u64) -> Result<(), DbError> {
+        let now = int(now_ms, "time")?;
+        self.0
+            .execute("DELETE FROM swarm_copies WHERE expires_ms <= ?1", [now])?;
+        self.0
+            .execute("DELETE FROM swarm_updates WHERE until_ms <= ?1", [now])?;
+        Ok(())
+    }
+
+    /// The live (not deleted) messages of the conversation with `peer`.
+    pub fn live_messages_of(&self, peer: &SessionId) -> Result<Vec<MessageId>, DbError> {
+        let mut stmt = self.0.prepare(&format!(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation \
+             WHERE c.peer = ?1 AND m.state != {DELETED} ORDER BY m.id"
+        ))?;
+        let rows = stmt.query_map([peer.to_string()], |r| r.get(0))?;
+        rows.map(|r| Ok(MessageId(r?))).collect()
+    }
+}
+
 /// The outbox and poll-position form of an account: 66 hex digits.
 fn account_key(account: &AccountId) -> String {
     account.to_string()
@@ -1380,6 +1576,43 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    /// A version 3 file (from before swarm copies were recorded) gains the tables of version
+    /// 4 and keeps its messages.
+    #[test]
+    fn version_4_adds_the_swarm_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.db");
+        {
+            let db =
+                Database::init(Connection::open(&path).unwrap(), &MIGRATIONS[..3], key()).unwrap();
+            db.conn
+                .execute(
+                    "INSERT INTO contacts (session_id, created_ms) VALUES ('x', 1)",
+                    [],
+                )
+                .unwrap();
+        }
+        let db = Database::init(Connection::open(&path).unwrap(), MIGRATIONS, key()).unwrap();
+        let version: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let count = |table: &str| -> i64 {
+            db.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(
+            (
+                count("contacts"),
+                count("swarm_copies"),
+                count("swarm_updates")
+            ),
+            (1, 0, 0)
         );
     }
 

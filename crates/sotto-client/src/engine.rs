@@ -7,11 +7,12 @@ use std::path::Path;
 
 use sotto_crypto::{CryptoRngCore, Ed25519PublicKey};
 use sotto_identity::{Account, SessionId};
-use sotto_rpc::request::{Retrieve, Store};
+use sotto_rpc::request::{Delete, Expire, ExpireMode, GetExpiries, Retrieve, Store};
 use sotto_rpc::response::RetrievedMessage;
 use sotto_rpc::{AccountId, MessageHash, Namespace, Signer};
 
 use crate::db::{ContactFlag, Database, Job, JobId, MAX_TIME, NewMessage, Tx};
+use crate::deletion::{MAX_UPDATE_ATTEMPTS, SwarmUpdate, batch};
 use crate::error::{ClientError, DbError};
 use crate::incoming::{Apply, Event, Stop, open};
 use crate::model::{
@@ -29,6 +30,10 @@ pub const LEASE_MS: u64 = 30_000;
 /// A swarm node's poll position is forgotten after this long without use: 14 days, the
 /// longest a message may live (`sotto_rpc` TTL bound), so whatever it held has expired.
 pub const POLL_POSITION_LIFETIME_MS: u64 = 14 * 24 * 3600 * 1000;
+
+/// A copy on the swarm that outlives its disappeared message by less than this is left to
+/// expire there rather than deleted: 60 s.
+pub const SWARM_EXPIRY_SLACK_MS: u64 = 60_000;
 
 /// What a user action queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,9 +260,17 @@ impl Engine {
         }
         let due = sent_ms.saturating_add(LEASE_MS);
         let mut jobs = Vec::with_capacity(prepared.jobs.len());
+        let own = AccountId::from(account.session_id());
         for store in prepared.jobs {
             if store.purpose == JobPurpose::SyncCopy {
                 tx.mark_seen(&store.hash(), store.expiry_ms)?;
+            }
+            // A copy on one's own swarm (the sync copy, or a note to self) can be deleted or
+            // expired there later.
+            if let Some(message) = message
+                && store.account == own
+            {
+                tx.add_swarm_copy(message, &store.hash(), store.expiry_ms)?;
             }
             let id = tx.insert_job(message, &store, due)?;
             jobs.push(Job {
@@ -385,8 +398,8 @@ impl Engine {
     }
 
     /// Unsends one of this account's messages: it is deleted here at once (with any store of
-    /// it still pending) and an unsend request goes to the peer and to this account's other
-    /// devices.
+    /// it still pending), its sync copy is queued for deletion from this account's swarm, and
+    /// an unsend request goes to the peer and to this account's other devices.
     pub fn unsend(
         &mut self,
         message: MessageId,
@@ -400,6 +413,7 @@ impl Engine {
             if target.key.author != account.session_id() {
                 return Err(ClientError::NotOwnMessage(message));
             }
+            tx.queue_swarm_delete(message, now_ms)?;
             tx.tombstone(message)?;
             let unsend = Outgoing::Unsend { target: target.key };
             let jobs = Self::queue(tx, account, &target.peer, &unsend, sent_ms, None, rng)?;
@@ -493,8 +507,8 @@ impl Engine {
         })
     }
 
-    /// Marks the conversation with `peer` read (starting after-read timers) and, when read
-    /// receipts are on and the peer is an approved contact, sends them a read receipt.
+    /// Marks the conversation with `peer` read (starting after-read timers, whose copies on
+    /// this account's swarm are queued for a shorter expiry) and, when read receipts are on and the peer is an approved contact, sends them a read receipt.
     pub fn mark_read(
         &mut self,
         peer: &SessionId,
@@ -508,6 +522,7 @@ impl Engine {
                 return Ok(None);
             };
             let timestamps = tx.mark_read(conversation, now_ms)?;
+            tx.queue_read_expiries(conversation, now_ms)?;
             let send = !timestamps.is_empty()
                 && tx.settings()?.read_receipts
                 && Self::may_signal(tx, account, peer)?;
@@ -689,6 +704,7 @@ impl Engine {
                         settings: &settings,
                         now_ms,
                         hash,
+                        swarm_expiry_ms: m.expiration.min(MAX_TIME),
                     };
                     apply.run(&opened, &mut applied_events)
                 });
@@ -708,6 +724,104 @@ impl Engine {
         })
     }
 
+    // Deleting here and on one's own swarm.
+
+    /// "Delete for me": deletes `message` here (any message, one's own or not) and queues the
+    /// deletion of its copies on this account's swarm. The peer keeps theirs.
+    pub fn delete_for_me(&mut self, message: MessageId, now_ms: u64) -> Result<(), ClientError> {
+        self.db.write(|tx| {
+            live_message(tx, message)?;
+            tx.queue_swarm_delete(message, now_ms)?;
+            tx.tombstone(message)?;
+            Ok::<_, ClientError>(())
+        })?;
+        Ok(self.db.checkpoint()?)
+    }
+
+    /// Clears the conversation with `peer`: deletes each of its messages here (as
+    /// [`Engine::delete_for_me`]) and queues the deletion of their copies on this account's
+    /// swarm; the conversation and contact stay. Returns how many messages were deleted.
+    pub fn clear_conversation(
+        &mut self,
+        peer: &SessionId,
+        now_ms: u64,
+    ) -> Result<usize, ClientError> {
+        let cleared = self.db.write(|tx| {
+            let messages = tx.live_messages_of(peer)?;
+            for message in &messages {
+                tx.queue_swarm_delete(*message, now_ms)?;
+                tx.tombstone(*message)?;
+            }
+            Ok::<_, ClientError>(messages.len())
+        })?;
+        if cleared > 0 {
+            self.db.checkpoint()?;
+        }
+        Ok(cleared)
+    }
+
+    /// The hashes of `message`'s copies on this account's swarm that this device knows (the
+    /// sync copy of a sent message, the stored copy of a received one). Empty once the
+    /// message is deleted (its copies are then queued for deletion).
+    pub fn swarm_copies(&self, message: MessageId) -> Result<Vec<MessageHash>, DbError> {
+        self.db.read().swarm_copies(message)
+    }
+
+    /// The queued deletes and expiry updates still worth sending at `now_ms`, one
+    /// [`SwarmUpdate`] per request: one per distinct expiry (and one for the deletes), each
+    /// of at most [`crate::deletion::MAX_HASHES_PER_REQUEST`] hashes.
+    pub fn swarm_updates(&self, now_ms: u64) -> Result<Vec<SwarmUpdate>, DbError> {
+        Ok(batch(self.db.read().swarm_updates(now_ms)?))
+    }
+
+    /// Records an attempt of `update`: `done` takes it out of the queue; otherwise it is
+    /// tried again with the next poll, up to [`MAX_UPDATE_ATTEMPTS`] times.
+    pub fn record_swarm_update(&mut self, update: &SwarmUpdate, done: bool) -> Result<(), DbError> {
+        self.db.write(|tx| {
+            for hash in &update.hashes {
+                tx.finish_swarm_update(hash, update.expiry_ms, done, MAX_UPDATE_ATTEMPTS)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A signed `delete` of `hashes` from this account's swarm.
+    #[must_use]
+    pub fn delete_request(&self, hashes: Vec<MessageHash>) -> Delete {
+        let account = AccountId::from(self.session_id());
+        Delete::new(
+            account,
+            hashes,
+            &Signer::session(self.account.ed25519_secret()),
+        )
+    }
+
+    /// A signed `expire` that shortens (never extends) the expiry of `hashes` on this
+    /// account's swarm to `expiry_ms`.
+    #[must_use]
+    pub fn expire_request(&self, hashes: Vec<MessageHash>, expiry_ms: u64) -> Expire {
+        let account = AccountId::from(self.session_id());
+        Expire::new(
+            account,
+            hashes,
+            vec![expiry_ms],
+            ExpireMode::Shorten,
+            &Signer::session(self.account.ed25519_secret()),
+        )
+    }
+
+    /// A signed `get_expiries` of `hashes` on this account's swarm, at `now_ms`.
+    #[must_use]
+    pub fn get_expiries_request(&self, hashes: Vec<MessageHash>, now_ms: u64) -> GetExpiries {
+        let account = AccountId::from(self.session_id());
+        GetExpiries::new(
+            account,
+            hashes,
+            now_ms,
+            &Signer::session(self.account.ed25519_secret()),
+        )
+    }
+
     /// Deletes the disappearing messages whose time ran out and forgets seen hashes the
     /// swarm no longer holds. When messages disappeared, the WAL is checkpointed and
     /// truncated, so that nothing of them stays on disk (with `secure_delete`, their cells
@@ -716,10 +830,14 @@ impl Engine {
         let events = self.db.write(|tx| -> Result<Vec<Event>, DbError> {
             let mut events = Vec::new();
             for message in tx.expired(now_ms)? {
+                // A copy the swarm would keep longer (an expiry update that never got
+                // through) is deleted there.
+                tx.queue_swarm_delete(message, now_ms.saturating_add(SWARM_EXPIRY_SLACK_MS))?;
                 tx.tombstone(message)?;
                 events.push(Event::Expired { message });
             }
             tx.prune_seen(now_ms)?;
+            tx.prune_swarm(now_ms)?;
             tx.prune_poll_positions(now_ms.saturating_sub(POLL_POSITION_LIFETIME_MS))?;
             Ok(events)
         })?;

@@ -83,6 +83,9 @@ pub enum NetworkError {
     /// The network cannot be used (no path, not bootstrapped, shut down), with the reason.
     #[error("the network is unavailable: {0}")]
     Unavailable(&'static str),
+    /// This network does not implement the request (its name).
+    #[error("this network does not support `{0}` requests")]
+    Unsupported(&'static str),
     /// A failure of the transport below (onion path, TLS, socket); displays as that failure.
     #[error(transparent)]
     Transport(Box<dyn std::error::Error + Send + Sync>),

@@ -173,6 +173,8 @@ pub(crate) struct Apply<'a, 'b> {
     pub settings: &'a Settings,
     pub now_ms: u64,
     pub hash: MessageHash,
+    /// When the swarm drops the message (its `expiration`), ms.
+    pub swarm_expiry_ms: u64,
 }
 
 impl Apply<'_, '_> {
@@ -291,6 +293,8 @@ impl Apply<'_, '_> {
                     .find_message(conversation, &key)?
                     .ok_or(SkipReason::UnknownTarget("unsend request"))?;
                 if self.state(message)? != MessageState::Deleted {
+                    // Its copy on this account's swarm goes too (sent with this poll).
+                    self.tx.queue_swarm_delete(message, self.now_ms)?;
                     self.tx.tombstone(message)?;
                     events.push(Event::Unsent { message });
                 }
@@ -406,6 +410,8 @@ impl Apply<'_, '_> {
             // Already here (or unsent: the tombstone keeps it out).
             return Ok(());
         };
+        self.tx
+            .add_swarm_copy(id, &self.hash, self.swarm_expiry_ms)?;
         self.tx.touch(conversation, self.now_ms)?;
         // Writing to someone approves them; being written to means they approved us.
         let flag = if outgoing {

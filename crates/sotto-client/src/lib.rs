@@ -2,6 +2,7 @@
 
 mod client;
 mod db;
+pub mod deletion;
 mod engine;
 mod error;
 mod incoming;
@@ -15,10 +16,12 @@ pub mod poll;
 mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_deletion;
 
 pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};
 pub use db::{Job, JobId};
-pub use engine::{Engine, LEASE_MS, POLL_POSITION_LIFETIME_MS, Sent};
+pub use engine::{Engine, LEASE_MS, POLL_POSITION_LIFETIME_MS, SWARM_EXPIRY_SLACK_MS, Sent};
 pub use error::{ClientError, DbError, NetworkError, SkipReason};
 pub use incoming::{Event, IncomingMessage, Opened, open};
 pub use model::{

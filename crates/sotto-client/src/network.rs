@@ -1,12 +1,12 @@
-//! The network as the client needs it: three storage RPCs, each sent to one node of a swarm.
+//! The network as the client needs it: the storage RPCs, each sent to one node of a swarm.
 //! The real implementation sends them through onion paths (path building, guard nodes,
 //! strikes, the node cache and bootstrapping are its business); the client does the rest.
 
 use core::future::Future;
 
 use sotto_rpc::AccountId;
-use sotto_rpc::request::{Retrieve, Store};
-use sotto_rpc::response::{RetrieveResponse, SwarmNode, SwarmResponse};
+use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
+use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 
 use crate::error::NetworkError;
 
@@ -43,4 +43,37 @@ pub trait Network: Send + Sync + 'static {
         node: SwarmNode,
         request: Retrieve,
     ) -> impl Future<Output = Result<RetrieveResponse, NetworkError>> + Send;
+
+    /// Sends a signed `delete`; the answer lists each swarm member's own result. The default
+    /// answers [`NetworkError::Unsupported`].
+    fn delete(
+        &self,
+        node: SwarmNode,
+        request: Delete,
+    ) -> impl Future<Output = Result<SwarmResponse, NetworkError>> + Send {
+        let _ = (node, request);
+        async { Err(NetworkError::Unsupported("delete")) }
+    }
+
+    /// Sends a signed `expire`; the answer lists each swarm member's own result. The default
+    /// answers [`NetworkError::Unsupported`].
+    fn expire(
+        &self,
+        node: SwarmNode,
+        request: Expire,
+    ) -> impl Future<Output = Result<SwarmResponse, NetworkError>> + Send {
+        let _ = (node, request);
+        async { Err(NetworkError::Unsupported("expire")) }
+    }
+
+    /// Sends a signed `get_expiries` (answered by `node` alone, not forwarded to the swarm).
+    /// The default answers [`NetworkError::Unsupported`].
+    fn get_expiries(
+        &self,
+        node: SwarmNode,
+        request: GetExpiries,
+    ) -> impl Future<Output = Result<GetExpiriesResponse, NetworkError>> + Send {
+        let _ = (node, request);
+        async { Err(NetworkError::Unsupported("get_expiries")) }
+    }
 }

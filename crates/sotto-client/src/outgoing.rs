@@ -323,6 +323,19 @@ impl Outgoing {
         }
     }
 
+    /// How long the sync copy lives on one's own swarm, ms: as [`Outgoing::ttl_ms`], except
+    /// that an after-read text's timer starts when it is sent (one has read one's own
+    /// message), so its sync copy expires with that timer.
+    #[must_use]
+    pub fn sync_ttl_ms(&self, ctx: &Context) -> u64 {
+        match (self, ctx.disappearing) {
+            (Self::Text { .. }, Disappearing::AfterRead(secs)) => {
+                (u64::from(secs) * 1000).clamp(TTL_MIN_MS, CONTENT_TTL_MS)
+            }
+            _ => self.ttl_ms(ctx),
+        }
+    }
+
     fn sync_copy(&self) -> SyncCopy {
         match self {
             Self::Text { .. } | Self::Reaction { .. } | Self::Disappearing(_) => {
@@ -399,11 +412,14 @@ pub fn prepare(
             }
         };
         if let Some(copy) = copy {
-            jobs.push(job(
-                JobPurpose::SyncCopy,
-                own,
-                seal(sender, &own, &copy, sent_ms, rng)?,
-            ));
+            jobs.push(StoreJob {
+                expiry_ms: sent_ms.saturating_add(outgoing.sync_ttl_ms(ctx)),
+                ..job(
+                    JobPurpose::SyncCopy,
+                    own,
+                    seal(sender, &own, &copy, sent_ms, rng)?,
+                )
+            });
         }
     }
     Ok(Prepared { content, jobs })

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sotto_crypto::Ed25519SecretKey;
-use sotto_rpc::request::{Retrieve, Store};
+use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
 use sotto_rpc::response::{
-    Failure, Meta, NodeOutcome, NodeResult, RetrieveResponse, RetrievedMessage, StoreResult,
-    SwarmNode, SwarmResponse,
+    DeleteResult, ExpireResult, Failure, GetExpiriesResponse, Meta, NodeOutcome, NodeResult,
+    RetrieveResponse, RetrievedMessage, StoreResult, SwarmNode, SwarmResponse,
 };
 use sotto_rpc::{AccountId, MessageHash, Method, Namespace, NodeContext, Request};
 
@@ -55,6 +55,8 @@ struct State {
     stores: usize,
     refuse: Option<u16>,
     forge: bool,
+    /// Requests answered, by method.
+    requests: HashMap<&'static str, usize>,
 }
 
 /// The memory network (cheap to clone; clones share the swarm).
@@ -127,6 +129,61 @@ impl MemoryNetwork {
         self.state().stores
     }
 
+    /// How many requests of `method` were made (answered or not).
+    pub fn requests(&self, method: &str) -> usize {
+        self.state().requests.get(method).copied().unwrap_or(0)
+    }
+
+    fn count(&self, method: &'static str) {
+        *self.state().requests.entry(method).or_default() += 1;
+    }
+
+    /// The messages `account`'s swarm holds at the clock's time: hash and expiry.
+    pub fn held(&self, account: AccountId) -> Vec<(MessageHash, u64)> {
+        let now = self.clock.now();
+        self.state()
+            .messages
+            .get(&account)
+            .map(|list| {
+                list.iter()
+                    .filter(|m| m.expiration > now)
+                    .map(|m| (m.hash, m.expiration))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A swarm answer with `result` from every node that is up.
+    fn answer(
+        &self,
+        method: Method,
+        result: impl Fn(&Ed25519SecretKey) -> NodeResult,
+    ) -> SwarmResponse {
+        let down = self.state().down.clone();
+        let swarm = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (key, node))| {
+                let outcome = if down.contains(&i) {
+                    NodeOutcome::Failed(Failure {
+                        timeout: true,
+                        ..Failure::default()
+                    })
+                } else {
+                    NodeOutcome::Ok(result(key))
+                };
+                (node.pubkey_ed25519, outcome)
+            })
+            .collect();
+        SwarmResponse {
+            method,
+            swarm,
+            hash: None,
+            meta: Meta::new(self.clock.now(), [19, 4]),
+        }
+    }
+
     /// Puts raw `data` in `account`'s namespace 0, as anyone may.
     pub fn inject(&self, account: AccountId, data: Vec<u8>) -> MessageHash {
         let hash = MessageHash::compute(&account, Namespace::DEFAULT, &data);
@@ -189,6 +246,7 @@ impl Network for MemoryNetwork {
     }
 
     async fn store(&self, node: SwarmNode, request: Store) -> Result<SwarmResponse, NetworkError> {
+        self.count("store");
         self.check(Request::from(request.clone()))?;
         let entry = self
             .nodes
@@ -266,6 +324,7 @@ impl Network for MemoryNetwork {
         node: SwarmNode,
         request: Retrieve,
     ) -> Result<RetrieveResponse, NetworkError> {
+        self.count("retrieve");
         self.check(Request::from(request.clone()))?;
         let entry = self.nodes.iter().position(|(_, n)| *n == node);
         let state = self.state();
@@ -297,5 +356,85 @@ impl Network for MemoryNetwork {
             more,
             meta: Meta::new(now, [19, 4]),
         })
+    }
+
+    async fn delete(
+        &self,
+        _node: SwarmNode,
+        request: Delete,
+    ) -> Result<SwarmResponse, NetworkError> {
+        self.count("delete");
+        self.check(Request::Delete(request.clone()))?;
+        let deleted: Vec<MessageHash> = {
+            let mut state = self.state();
+            let list = state.messages.entry(request.account).or_default();
+            let gone: Vec<MessageHash> = list
+                .iter()
+                .filter(|m| request.messages.contains(&m.hash))
+                .map(|m| m.hash)
+                .collect();
+            list.retain(|m| !request.messages.contains(&m.hash));
+            gone
+        };
+        Ok(self.answer(Method::Delete, |key| {
+            NodeResult::Delete(DeleteResult::sign(key, &request, deleted.clone()))
+        }))
+    }
+
+    async fn expire(
+        &self,
+        _node: SwarmNode,
+        request: Expire,
+    ) -> Result<SwarmResponse, NetworkError> {
+        self.count("expire");
+        self.check(Request::Expire(request.clone()))?;
+        let now = self.clock.now();
+        let expiry = request
+            .applied_expiries(now)
+            .first()
+            .copied()
+            .unwrap_or_default();
+        let (updated, unchanged) = {
+            let mut state = self.state();
+            let list = state.messages.entry(request.account).or_default();
+            let mut updated = Vec::new();
+            let mut unchanged = BTreeMap::new();
+            for m in list
+                .iter_mut()
+                .filter(|m| request.messages.contains(&m.hash))
+            {
+                if m.expiration > expiry {
+                    m.expiration = expiry;
+                    updated.push((m.hash, expiry));
+                } else {
+                    unchanged.insert(m.hash, m.expiration);
+                }
+            }
+            (updated, unchanged)
+        };
+        Ok(self.answer(Method::Expire, |key| {
+            NodeResult::Expire(ExpireResult::sign(
+                key,
+                &request,
+                now,
+                updated.clone(),
+                unchanged.clone(),
+            ))
+        }))
+    }
+
+    async fn get_expiries(
+        &self,
+        _node: SwarmNode,
+        request: GetExpiries,
+    ) -> Result<GetExpiriesResponse, NetworkError> {
+        self.count("get_expiries");
+        self.check(Request::GetExpiries(request.clone()))?;
+        let expiries = self
+            .held(request.account)
+            .into_iter()
+            .filter(|(h, _)| request.messages.contains(h))
+            .collect();
+        Ok(GetExpiriesResponse { expiries })
     }
 }

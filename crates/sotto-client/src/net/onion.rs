@@ -12,8 +12,8 @@ use sotto_onion::path::{
     RetryReason, SwarmInfo, handle_error, retry_delay,
 };
 use sotto_onion::{Destination, EncType, NodeKeys};
-use sotto_rpc::request::{Retrieve, Store};
-use sotto_rpc::response::{RetrieveResponse, SwarmNode, SwarmResponse};
+use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
+use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 use sotto_rpc::{AccountId, Encoding, Method, Request};
 use sotto_swarm::NodeListing;
 use sotto_transport::{HttpsClient, TransportError};
@@ -1220,6 +1220,47 @@ impl Network for OnionNetwork {
         let rpc = Request::from(request).to_http_body();
         let body = self.send("retrieve", account, &node, &rpc).await?;
         Ok(RetrieveResponse::parse(body.as_bytes(), Encoding::Json)?)
+    }
+
+    async fn delete(
+        &self,
+        node: SwarmNode,
+        request: Delete,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let rpc = Request::Delete(request).to_http_body();
+        let body = self.send("delete", account, &node, &rpc).await?;
+        Ok(SwarmResponse::parse(
+            Method::Delete,
+            body.as_bytes(),
+            Encoding::Json,
+        )?)
+    }
+
+    async fn expire(
+        &self,
+        node: SwarmNode,
+        request: Expire,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let rpc = Request::Expire(request).to_http_body();
+        let body = self.send("expire", account, &node, &rpc).await?;
+        Ok(SwarmResponse::parse(
+            Method::Expire,
+            body.as_bytes(),
+            Encoding::Json,
+        )?)
+    }
+
+    async fn get_expiries(
+        &self,
+        node: SwarmNode,
+        request: GetExpiries,
+    ) -> Result<GetExpiriesResponse, NetworkError> {
+        let account = request.account;
+        let rpc = Request::GetExpiries(request).to_http_body();
+        let body = self.send("get_expiries", account, &node, &rpc).await?;
+        Ok(GetExpiriesResponse::parse(body.as_bytes(), Encoding::Json)?)
     }
 }
 

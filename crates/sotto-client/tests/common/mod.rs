@@ -408,3 +408,84 @@ pub fn guards(onion: &OnionNetwork) -> Vec<Hop> {
 pub fn on_subnet(addr: &SocketAddr, subnet: u8) -> bool {
     matches!(addr.ip(), IpAddr::V4(ip) if ip.octets()[1] == subnet)
 }
+
+// What the swarm holds, asked of each node directly.
+
+impl TestNet {
+    /// The hashes node `node` holds in `account`'s namespace 0, by a signed retrieve sent to
+    /// it straight over HTTPS (not through the client); `None` when it does not answer 200.
+    pub async fn held_on(&self, node: usize, account: &Account) -> Option<Vec<MessageHash>> {
+        let retrieve = sotto_rpc::request::Retrieve::new(
+            AccountId::from(account.session_id()),
+            Namespace::DEFAULT,
+        )
+        .signed(
+            &sotto_rpc::Signer::session(account.ed25519_secret()),
+            now_ms(),
+        );
+        let resp = self
+            .post(node, Request::from(retrieve).to_http_body())
+            .await?;
+        if resp.status != 200 {
+            return None;
+        }
+        let parsed =
+            sotto_rpc::response::RetrieveResponse::parse(&resp.body, sotto_rpc::Encoding::Json)
+                .ok()?;
+        Some(parsed.messages.iter().map(|m| m.hash).collect())
+    }
+
+    /// [`TestNet::held_on`] for every node of the network not killed by the test, by index.
+    pub async fn held_everywhere(
+        &self,
+        account: &Account,
+    ) -> Vec<(usize, Option<Vec<MessageHash>>)> {
+        let mut out = Vec::new();
+        for i in 0..self.tn.nodes.len() {
+            if self.tn.nodes[i].pid().is_some() {
+                out.push((i, self.held_on(i, account).await));
+            }
+        }
+        out
+    }
+}
+
+impl TestNet {
+    /// Each running node's expiry of `hash` in `account`'s swarm, by a signed `get_expiries`
+    /// sent to it straight over HTTPS: by node index, `None` when it does not hold it; a node
+    /// that does not answer 200 is left out.
+    pub async fn expiries_everywhere(
+        &self,
+        account: &Account,
+        hash: MessageHash,
+    ) -> Vec<(usize, Option<u64>)> {
+        let mut out = Vec::new();
+        for i in 0..self.tn.nodes.len() {
+            if self.tn.nodes[i].pid().is_none() {
+                continue;
+            }
+            let request = sotto_rpc::request::GetExpiries::new(
+                AccountId::from(account.session_id()),
+                vec![hash],
+                now_ms(),
+                &sotto_rpc::Signer::session(account.ed25519_secret()),
+            );
+            let Some(resp) = self
+                .post(i, Request::GetExpiries(request).to_http_body())
+                .await
+            else {
+                continue;
+            };
+            if resp.status != 200 {
+                continue;
+            }
+            if let Ok(parsed) = sotto_rpc::response::GetExpiriesResponse::parse(
+                &resp.body,
+                sotto_rpc::Encoding::Json,
+            ) {
+                out.push((i, parsed.expiries.get(&hash).copied()));
+            }
+        }
+        out
+    }
+}
