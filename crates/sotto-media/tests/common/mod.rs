@@ -89,3 +89,79 @@ pub fn ogg_opus(samples_48k: &[f32]) -> Vec<u8> {
     }
     writer.finish().unwrap()
 }
+
+/// A FLAC file of mono 16-bit samples, with VERBATIM subframes (no compression: a tiny encoder
+/// written for the tests, following the FLAC format specification).
+pub fn flac(rate: u32, samples: &[f32]) -> Vec<u8> {
+    const BLOCK: usize = 4096;
+    let pcm: Vec<i16> = samples
+        .iter()
+        .map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16)
+        .collect();
+    let mut out = b"fLaC".to_vec();
+    // STREAMINFO, the last metadata block.
+    out.extend_from_slice(&[0x80, 0, 0, 34]);
+    out.extend_from_slice(&(BLOCK as u16).to_be_bytes());
+    out.extend_from_slice(&(BLOCK as u16).to_be_bytes());
+    out.extend_from_slice(&[0; 6]); // frame sizes unknown
+    // rate (20) | channels-1 (3) | bps-1 (5) | total samples (36)
+    let packed: u64 = (u64::from(rate) << 44) | (0 << 41) | (15 << 36) | pcm.len() as u64;
+    out.extend_from_slice(&packed.to_be_bytes());
+    out.extend_from_slice(&[0; 16]); // MD5 unknown
+    for (index, block) in pcm.chunks(BLOCK).enumerate() {
+        let mut frame = vec![0xff, 0xf8, 0x70, 0x08];
+        frame.extend_from_slice(&utf8_number(index as u32));
+        frame.extend_from_slice(&((block.len() - 1) as u16).to_be_bytes());
+        frame.push(crc8(&frame));
+        frame.push(0x02); // VERBATIM subframe, no wasted bits
+        for s in block {
+            frame.extend_from_slice(&s.to_be_bytes());
+        }
+        let crc = crc16(&frame);
+        frame.extend_from_slice(&crc.to_be_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+fn utf8_number(n: u32) -> Vec<u8> {
+    match n {
+        0..=0x7f => vec![n as u8],
+        0x80..=0x7ff => vec![0xc0 | (n >> 6) as u8, 0x80 | (n & 0x3f) as u8],
+        _ => vec![
+            0xe0 | (n >> 12) as u8,
+            0x80 | ((n >> 6) & 0x3f) as u8,
+            0x80 | (n & 0x3f) as u8,
+        ],
+    }
+}
+
+fn crc8(data: &[u8]) -> u8 {
+    let mut crc = 0u8;
+    for &b in data {
+        crc ^= b;
+        for _ in 0..8 {
+            crc = if crc & 0x80 != 0 {
+                (crc << 1) ^ 0x07
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc = 0u16;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x8005
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
