@@ -105,7 +105,8 @@ pub fn flac(rate: u32, samples: &[f32]) -> Vec<u8> {
     out.extend_from_slice(&(BLOCK as u16).to_be_bytes());
     out.extend_from_slice(&[0; 6]); // frame sizes unknown
     // rate (20) | channels-1 (3) | bps-1 (5) | total samples (36)
-    let packed: u64 = (u64::from(rate) << 44) | (0 << 41) | (15 << 36) | pcm.len() as u64;
+    // Channels - 1 is 0 (mono).
+    let packed: u64 = (u64::from(rate) << 44) | (15 << 36) | pcm.len() as u64;
     out.extend_from_slice(&packed.to_be_bytes());
     out.extend_from_slice(&[0; 16]); // MD5 unknown
     for (index, block) in pcm.chunks(BLOCK).enumerate() {
