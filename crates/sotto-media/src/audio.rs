@@ -113,11 +113,62 @@ fn drive(
             max: MAX_AUDIO_INPUT,
         });
     }
-    if is_ogg_opus(bytes) {
-        drive_opus(bytes, max, &mut sink)
-    } else {
-        drive_symphonia(bytes, max, &mut sink)
+    check_wav_header(bytes)?;
+    // Defence in depth: a third-party decoder that panics on hostile input (symphonia's WAV
+    // reader overflowed a u16 on a huge channel count in debug builds, which the check above now
+    // refuses) gives a typed error instead of taking the caller down.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if is_ogg_opus(bytes) {
+            drive_opus(bytes, max, &mut sink)
+        } else {
+            drive_symphonia(bytes, max, &mut sink)
+        }
+    }))
+    .unwrap_or(Err(malformed("the decoder failed on it")))
+}
+
+/// The most channels a WAV file may declare.
+const MAX_WAV_CHANNELS: u16 = 8;
+
+/// Refuses a RIFF/WAVE file whose `fmt ` chunk declares no channels or more than
+/// [`MAX_WAV_CHANNELS`], or a sample size over 64 bits, before any decoder sees it. Other
+/// inputs pass.
+fn check_wav_header(bytes: &[u8]) -> Result<(), MediaError> {
+    if !(bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WAVE")) {
+        return Ok(());
     }
+    let mut pos = 12usize;
+    // Walk at most 64 chunks to the `fmt ` chunk.
+    for _ in 0..64 {
+        let Some(header) = bytes.get(pos..pos.saturating_add(8)) else {
+            return Ok(());
+        };
+        let (id, len) = header.split_at(4);
+        let len = len
+            .try_into()
+            .map(u32::from_le_bytes)
+            .map_err(|_| malformed("truncated WAV chunk"))?;
+        if id == b"fmt " {
+            let body = bytes
+                .get(pos.saturating_add(8)..pos.saturating_add(24))
+                .ok_or(malformed("truncated WAV format chunk"))?;
+            let u16_at = |i: usize| {
+                body.get(i..i + 2)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u16::from_le_bytes)
+            };
+            let (channels, bits) = (u16_at(2), u16_at(14));
+            if channels == 0 || channels > MAX_WAV_CHANNELS || bits > 64 {
+                return Err(malformed("WAV format chunk out of range"));
+            }
+            return Ok(());
+        }
+        let padded = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(usize::try_from(len % 2).unwrap_or(0));
+        pos = pos.saturating_add(8).saturating_add(padded);
+    }
+    Ok(())
 }
 
 /// Counts decoded frames against the limit.
@@ -300,6 +351,22 @@ mod tests {
         assert_eq!(
             frames_to_duration(u64::MAX, u32::MAX).as_secs(),
             u64::MAX / u64::from(u32::MAX)
+        );
+    }
+
+    #[test]
+    fn a_wav_with_absurd_channels_is_refused_before_decoding() {
+        // Found by tests/hostile.rs: symphonia's WAV reader multiplied a u16 channel count.
+        let mut wav = b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0".to_vec();
+        wav.extend_from_slice(&20_000u16.to_le_bytes());
+        wav.extend_from_slice(&[0x40, 0x1f, 0, 0, 0, 0, 0, 0, 4, 0, 16, 0]);
+        wav.extend_from_slice(b"data\0\0\0\0");
+        assert_eq!(
+            duration(&wav),
+            Err(MediaError::Malformed {
+                what: "audio",
+                reason: "WAV format chunk out of range"
+            })
         );
     }
 

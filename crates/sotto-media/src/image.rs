@@ -194,11 +194,18 @@ pub fn decode(bytes: &[u8], info: ImageInfo) -> Result<DynamicImage, MediaError>
         what: "image",
         reason: "the decoder refused it",
     };
-    let mut decoder = reader.into_decoder().map_err(malformed)?;
-    let orientation = decoder.orientation().map_err(malformed)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(malformed)?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    // Defence in depth, as for audio: a decoder panic on hostile input is a typed error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut decoder = reader.into_decoder().map_err(malformed)?;
+        let orientation = decoder.orientation().map_err(malformed)?;
+        let mut img = DynamicImage::from_decoder(decoder).map_err(malformed)?;
+        img.apply_orientation(orientation);
+        Ok(img)
+    }))
+    .unwrap_or(Err(MediaError::Malformed {
+        what: "image",
+        reason: "the decoder failed on it",
+    }))
 }
 
 fn limits() -> Limits {
