@@ -66,6 +66,9 @@ pub enum MediaError {
         /// The minimum.
         min_ms: u64,
     },
+    /// The metadata derived from the file is not valid pointer metadata (e.g. an empty file).
+    #[error("attachment metadata: {0}")]
+    Meta(#[from] sotto_attachment::MetaError),
     /// Encoding failed (an encoder refused its own input: a bug, never caused by input).
     #[error("{what} encoding failed: {reason}")]
     Encode {

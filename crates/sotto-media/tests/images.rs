@@ -157,3 +157,24 @@ fn non_images_are_sniffed_as_their_types() {
     assert_eq!(sniff(&[]).mime, "application/octet-stream");
     assert_eq!(sniff(&png(&gradient(2, 2))).mime, "image/png");
 }
+
+#[test]
+fn files_are_described_for_their_pointer() {
+    let bytes = jpeg(&gradient(320, 200));
+    let meta = sotto_media::describe_file(&bytes, Some("../holiday/beach.jpg")).unwrap();
+    assert_eq!(meta.content_type().as_str(), "image/jpeg");
+    assert_eq!(u64::from(meta.size()), bytes.len() as u64);
+    assert_eq!(meta.dimensions(), Some((320, 200)));
+    assert_eq!(meta.file_name().unwrap().as_str(), "beach.jpg");
+    assert!(!meta.is_voice_message());
+
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj";
+    let meta = sotto_media::describe_file(pdf, None).unwrap();
+    assert_eq!(meta.content_type().as_str(), "application/pdf");
+    assert_eq!(meta.dimensions(), None);
+    assert_eq!(meta.file_name(), None);
+    assert!(matches!(
+        sotto_media::describe_file(&[], None),
+        Err(MediaError::Meta(sotto_attachment::MetaError::Size { .. }))
+    ));
+}

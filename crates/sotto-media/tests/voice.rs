@@ -175,6 +175,11 @@ fn mp3_passes_through_as_it_is() {
         .into_owned();
     let again = voice::prepare(&mp3).unwrap();
     assert!(!again.was_transcoded());
+    let meta = sotto_media::describe_voice(&again).unwrap();
+    assert!(meta.is_voice_message());
+    assert_eq!(meta.content_type().as_str(), "audio/mpeg");
+    assert_eq!(meta.size() as usize, mp3.len());
+    assert_eq!(meta.file_name().unwrap().as_str(), "voice-message.mp3");
     assert_eq!(&*again.bytes, &mp3[..]);
     assert_eq!(again.mime, "audio/mpeg");
     assert!((again.duration.as_secs_f64() - 1.5).abs() < 0.03);
