@@ -3,14 +3,21 @@
 pub mod deterministic;
 mod error;
 pub mod legacy;
+pub mod limits;
+pub mod meta;
 pub mod profile_pic;
+pub mod url;
 
 pub use error::AttachmentError;
+pub use limits::{MAX_UPLOAD_LEN, UploadFormat, UploadLimitError, UploadSize, check_upload};
+pub use meta::{AttachmentMeta, ContentType, FileName, MetaError};
+pub use url::{AttachmentUrl, FileServer, Scheme, UrlError};
 
-/// The largest plaintext this crate encrypts, in bytes (the file server's upload limit as
-/// Session clients apply it). Decryptors refuse inputs larger than the encryption of a plaintext
-/// this long, before doing any work.
-pub const MAX_PLAINTEXT_LEN: u64 = 10_000_000;
+/// The largest plaintext this crate encrypts, in bytes: the file server's cap
+/// [`MAX_UPLOAD_LEN`], which Session clients also apply to plaintexts. Decryptors refuse inputs
+/// larger than the encryption of a plaintext this long, before doing any work. What can actually
+/// be sent is smaller, as the cap applies to the encrypted body: see [`check_upload`].
+pub const MAX_PLAINTEXT_LEN: u64 = MAX_UPLOAD_LEN;
 
 /// Refuses a plaintext longer than [`MAX_PLAINTEXT_LEN`].
 fn check_plaintext_len(len: u64) -> Result<(), AttachmentError> {
