@@ -447,7 +447,12 @@ impl Node {
         }
         let queued: Vec<(i64, Vec<u8>)> = queued.into_iter().take(MAX_BATCH_ITEMS).collect();
         let view = self.view();
-        let Some(listing) = view.peers().into_iter().find(|p| p.pubkey_ed25519() == peer).cloned() else {
+        let Some(listing) = view
+            .peers()
+            .into_iter()
+            .find(|p| p.pubkey_ed25519() == peer)
+            .cloned()
+        else {
             if view.my_swarm().is_some() {
                 let _ = self.with_store(move |s| s.drop_forward_queue(&key)).await;
                 tracing::info!(peer = %short(&peer), "dropped the retry queue of a node that left the swarm");

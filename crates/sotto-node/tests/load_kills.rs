@@ -145,7 +145,7 @@ async fn ten_thousand_concurrent_stores_survive_two_kills() {
     }
     wait_until(
         "stores to be acknowledged before the kills",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || async { (acked_count.load(Ordering::SeqCst) >= KILL_AFTER).then_some(()) },
     )
     .await;
@@ -176,7 +176,7 @@ async fn ten_thousand_concurrent_stores_survive_two_kills() {
             let want = &expected[a];
             wait_until(
                 &format!("node {n} to hold every acknowledged store of account {a}"),
-                Duration::from_secs(30),
+                Duration::from_secs(60),
                 || async {
                     let got = retrieve_all(&reader, *node, account).await?;
                     let missing = want.difference(&got).count();
