@@ -61,7 +61,8 @@ enum Task {
     Fuzz(FuzzArgs),
     /// Run a benchmark in release mode on one core.
     ///
-    /// Run benchmark NAME (release build, pinned to one core when `taskset` exists); prints each
+    /// Run benchmark NAME (release build, pinned to one core when `taskset` exists; `node` pins
+    /// the nodes to core 0 and its load generator to core 1); prints each
     /// figure with its ratio to a bound measured in the same run and writes
     /// target/bench/NAME.json. `cargo xtask bench` alone lists the benchmarks.
     Bench {
@@ -270,10 +271,13 @@ fn bench(args: &[String]) -> Result<bool> {
         .context("the target directory is not valid UTF-8")?;
     let mut command = vec![bench];
     command.extend(args.iter().map(String::as_str));
-    let pinned = Command::new("taskset")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    // The `node` bench pins its node processes and itself to one core each.
+    let pins_itself = args.first().is_some_and(|name| name == "node");
+    let pinned = !pins_itself
+        && Command::new("taskset")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
     if pinned {
         let mut with_taskset = vec!["-c", "0"];
         with_taskset.extend(command);

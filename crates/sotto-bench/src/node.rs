@@ -13,7 +13,21 @@
 //! The binaries come from `SOTTO_BIN_DIR`, or from the bench's own target dir: `cargo xtask bench`
 //! builds them together with the bench, so they are always current (run directly, the bench
 //! builds them only when they are missing).
-//! Under `cargo xtask bench` everything (client and nodes) is pinned to one core.
+//!
+//! When `taskset` exists, the node processes (and the directory) run pinned to core
+//! [`NODE_CORE`] and this process (the load generator) to core [`CLIENT_CORE`], so that the
+//! client's work does not count against the nodes. Each rate is also reported per node
+//! CPU-second: the nodes' own CPU time (`utime + stime` from `/proc/<pid>/stat`, summed over the
+//! 7 nodes) across the phase. Each figure has a **work bound**, the unavoidable operations per
+//! request on the nodes times their cost measured in this run:
+//!
+//! - a signed retrieve: 1 Ed25519 verification ([`RETRIEVE_VERIFIES`]);
+//! - a store replicated to 7 nodes: 7 SQLite inserts ([`STORE_INSERTS`]);
+//! - a 3-hop onion request to a node: 4 X25519 agreements, one per layer peeled by the guard,
+//!   middle, exit and destination ([`RELAY_X25519`]; the client's are not node work).
+//!
+//! `*_work_ratio` is the rate per node CPU-second over its bound (1.0: the nodes do nothing but
+//! the unavoidable work).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -60,6 +74,104 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const DATA_LEN: usize = 256;
 const TTL_MS: u64 = 3_600_000;
 const INFO_RPC: &[u8] = br#"{"method":"info","params":{}}"#;
+/// The core the node processes are pinned to.
+pub(crate) const NODE_CORE: &str = "0";
+/// The core the load generator (this process) is pinned to.
+pub(crate) const CLIENT_CORE: &str = "1";
+/// Ed25519 verifications a signed retrieve needs on the nodes.
+const RETRIEVE_VERIFIES: f64 = 1.0;
+/// SQLite inserts a store replicated to every member needs on the nodes.
+const STORE_INSERTS: f64 = NODES as f64;
+/// X25519 agreements a 3-hop onion request to a node's `info` needs on the nodes.
+const RELAY_X25519: f64 = 4.0;
+
+/// Pins every thread of process `pid` to `cores` with `taskset`; whether that worked.
+fn pin(pid: u32, cores: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cores, &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`, else 100).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// The CPU time (user + system) process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) in parentheses: field 3 (state)
+    // is the first; utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("/proc/{pid}/stat: no command name"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow!("/proc/{pid}/stat: too few fields"))?
+            .parse()?)
+    };
+    Ok(tick(11)? + tick(12)?)
+}
+
+/// The node processes' CPU time, for per-CPU-second figures.
+struct NodeClock {
+    pids: Vec<u32>,
+    ticks_per_s: f64,
+}
+
+impl NodeClock {
+    /// Total CPU seconds used by the nodes so far.
+    fn seconds(&self) -> anyhow::Result<f64> {
+        let mut ticks = 0u64;
+        for pid in &self.pids {
+            ticks += cpu_ticks(*pid)?;
+        }
+        Ok(ticks as f64 / self.ticks_per_s)
+    }
+}
+
+/// Records a rate phase: its wall rate, its rate per node CPU-second, and that over its work
+/// bound (`ops` unavoidable operations per request at `bound` operations per second).
+#[allow(clippy::too_many_arguments)]
+fn record(
+    report: &mut Report,
+    name: &str,
+    phase: Phase,
+    cpu_s: f64,
+    ops: f64,
+    bound: f64,
+    what: &str,
+) {
+    let wall = phase.ok as f64 / phase.secs;
+    let per_cpu = if cpu_s > 0.0 {
+        phase.ok as f64 / cpu_s
+    } else {
+        0.0
+    };
+    let work_bound = bound / ops;
+    println!(
+        "{name}: work bound {work_bound:.0}/s = {what} ({ops} per request at {bound:.0}/s); \
+         nodes used {cpu_s:.2} CPU-s for {} requests",
+        phase.ok
+    );
+    report.figure(&format!("{name}_per_s"), wall, "op/s");
+    report.figure(&format!("{name}_per_node_cpu_s"), per_cpu, "op/CPU-s");
+    report.figure(&format!("{name}_work_bound_per_s"), work_bound, "op/CPU-s");
+    report.ratio(&format!("{name}_work_ratio"), per_cpu, work_bound);
+}
 
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     // The bounds, before the processes start competing for the core.
@@ -78,6 +190,7 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     report.figure("x25519_per_s", x25519, "op/s");
     report.figure("sqlite_insert_per_s", sqlite, "op/s");
 
+    let pinned = pin(std::process::id(), CLIENT_CORE);
     let dir = tempfile::tempdir().context("creating the testnet directory")?;
     let mut cfg = TestnetConfig::new(dir.path().to_owned(), bin_dir()?);
     cfg.nodes = NODES;
@@ -85,7 +198,29 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     cfg.port = PORT;
     cfg.decommission_after_s = 60;
     let mut net = Testnet::start(cfg)?;
-    let result = measure(&mut net, report, ed25519, sqlite, x25519);
+    let mut pids: Vec<u32> = Vec::new();
+    for node in &net.nodes {
+        pids.push(node.pid().ok_or_else(|| anyhow!("a node is not running"))?);
+    }
+    let pinned = pinned
+        && pids
+            .iter()
+            .chain(net.directory.pid().as_ref())
+            .all(|pid| pin(*pid, NODE_CORE));
+    println!(
+        "pinning: {}",
+        if pinned {
+            "nodes on core 0, load generator on core 1"
+        } else {
+            "none (no taskset, or it failed)"
+        }
+    );
+    report.figure("pinned", if pinned { 1.0 } else { 0.0 }, "bool");
+    let clock = NodeClock {
+        pids,
+        ticks_per_s: clock_ticks(),
+    };
+    let result = measure(&mut net, report, &clock, ed25519, sqlite, x25519);
     if result.is_err() {
         eprintln!("{}", net.logs_tail(20));
     }
@@ -259,9 +394,28 @@ fn ensure_replicated(body: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a rate phase did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Phase {
+    /// Requests that succeeded.
+    ok: usize,
+    /// Wall-clock seconds.
+    secs: f64,
+}
+
 /// Runs `op(seq)` from [`IN_FLIGHT`] tasks until [`PHASE`] passes or `max` requests
 /// started; returns successes per second. Fails if fewer than 99% succeeded.
 pub(crate) async fn saturate<F, Fut>(what: &str, max: usize, op: F) -> anyhow::Result<f64>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let phase = saturate_phase(what, max, op).await?;
+    Ok(phase.ok as f64 / phase.secs)
+}
+
+/// [`saturate`], returning the successes and the seconds.
+pub(crate) async fn saturate_phase<F, Fut>(what: &str, max: usize, op: F) -> anyhow::Result<Phase>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -308,12 +462,13 @@ where
         eprintln!("{what}: first failure: {e:#}");
     }
     ensure!(ok > 0, "{what}: nothing succeeded");
-    Ok(ok as f64 / secs)
+    Ok(Phase { ok, secs })
 }
 
 fn measure(
     net: &mut Testnet,
     report: &mut Report,
+    clock: &NodeClock,
     ed25519: f64,
     sqlite: f64,
     x25519: f64,
@@ -380,7 +535,8 @@ fn measure(
                 .collect(),
         );
         let c = Arc::clone(&ctx);
-        let retrieve = saturate("retrieve", PHASE_MAX, move |seq| {
+        let cpu = clock.seconds()?;
+        let retrieve = saturate_phase("retrieve", PHASE_MAX, move |seq| {
             let (ctx, bodies) = (Arc::clone(&c), Arc::clone(&bodies));
             async move {
                 let body = bodies.get(seq % bodies.len()).cloned().unwrap_or_default();
@@ -391,8 +547,18 @@ fn measure(
             }
         })
         .await?;
-        report.figure("retrieve_per_s", retrieve, "op/s");
-        report.ratio("retrieve_ratio", retrieve, ed25519);
+        let cpu = clock.seconds()? - cpu;
+        let wall = retrieve.ok as f64 / retrieve.secs;
+        record(
+            report,
+            "retrieve",
+            retrieve,
+            cpu,
+            RETRIEVE_VERIFIES,
+            ed25519,
+            "Ed25519 verifies",
+        );
+        report.ratio("retrieve_ratio", wall, ed25519);
 
         // Unsigned stores through node 0, each replicated to the 6 other members.
         let senders: Arc<Vec<Account>> = Arc::new(
@@ -401,7 +567,8 @@ fn measure(
                 .collect(),
         );
         let c = Arc::clone(&ctx);
-        let store = saturate("store", PHASE_MAX, move |seq| {
+        let cpu = clock.seconds()?;
+        let store = saturate_phase("store", PHASE_MAX, move |seq| {
             let (ctx, senders) = (Arc::clone(&c), Arc::clone(&senders));
             async move {
                 let account = senders
@@ -414,8 +581,18 @@ fn measure(
             }
         })
         .await?;
-        report.figure("store_per_s", store, "op/s");
-        report.ratio("store_ratio", store, sqlite);
+        let cpu = clock.seconds()? - cpu;
+        let wall = store.ok as f64 / store.secs;
+        record(
+            report,
+            "store",
+            store,
+            cpu,
+            STORE_INSERTS,
+            sqlite,
+            "SQLite inserts",
+        );
+        report.ratio("store_ratio", wall, sqlite);
 
         // 3-hop onion requests to a node's `info`, built ahead so the client's own X25519 work
         // is not counted; paths rotate over the nodes.
@@ -435,7 +612,8 @@ fn measure(
         }
         let onions: Arc<Vec<(usize, Vec<u8>, ResponseKey)>> = Arc::new(onions);
         let c = Arc::clone(&ctx);
-        let relay = saturate("onion 3-hop", ONIONS, move |seq| {
+        let cpu = clock.seconds()?;
+        let relay = saturate_phase("onion 3-hop", ONIONS, move |seq| {
             let (ctx, onions) = (Arc::clone(&c), Arc::clone(&onions));
             async move {
                 let (guard, body, key) = onions
@@ -453,8 +631,18 @@ fn measure(
             }
         })
         .await?;
-        report.figure("relay_per_s", relay, "op/s");
-        report.ratio("relay_ratio", relay, x25519);
+        let cpu = clock.seconds()? - cpu;
+        let wall = relay.ok as f64 / relay.secs;
+        record(
+            report,
+            "relay",
+            relay,
+            cpu,
+            RELAY_X25519,
+            x25519,
+            "X25519 agreements",
+        );
+        report.ratio("relay_ratio", wall, x25519);
 
         // Store latency through a 3-hop onion, one at a time, onion built per request.
         let start = Instant::now();

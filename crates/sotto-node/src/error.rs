@@ -23,6 +23,9 @@ pub enum NodeError {
     /// The message store failed.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
+    /// 500: the store thread is gone (it could not start, or stopped).
+    #[error("the store thread is not running")]
+    StorageStopped,
     /// A node-to-node request's signed headers are refused.
     #[error(transparent)]
     PeerAuth(#[from] PeerAuthError),
@@ -68,7 +71,7 @@ impl NodeError {
             Self::WrongSwarm(_) => 421,
             Self::NotReady(_) => 503,
             Self::Store(StoreError::QuotaExceeded) => 507,
-            Self::Store(_) => 500,
+            Self::Store(_) | Self::StorageStopped => 500,
             Self::PeerAuth(e) => match e {
                 PeerAuthError::Missing(_)
                 | PeerAuthError::Duplicate(_)
@@ -91,8 +94,18 @@ impl NodeError {
     pub fn message(&self) -> String {
         match self {
             Self::Store(e @ StoreError::QuotaExceeded) => e.to_string(),
-            Self::Store(_) => RpcError::Internal.message(),
+            Self::Store(_) | Self::StorageStopped => RpcError::Internal.message(),
             other => other.to_string(),
+        }
+    }
+
+    /// The status and the text a peer sees (as in [`Self::to_response`]; the 421 body is
+    /// JSON text).
+    #[must_use]
+    pub fn status_and_message(&self) -> (u16, String) {
+        match self {
+            Self::WrongSwarm(body) => (421, String::from_utf8_lossy(body).into_owned()),
+            other => (other.status(), other.message()),
         }
     }
 

@@ -14,6 +14,8 @@ use sotto_transport::{HttpsClient, Request, RequestHead, Response, ServerLimits,
 use crate::error::NodeError;
 use crate::peer_auth::{self, PeerAuthError, PeerHeaders};
 use crate::ratelimit::RateLimiter;
+use crate::replicate::Replicator;
+use crate::storage::StoreThread;
 use crate::view::NetworkView;
 
 /// The storage-server version this node announces (its protocol level; Sotto's own version is
@@ -32,9 +34,9 @@ const STORE_FIELDS_JSON: usize = 12 * 1024;
 pub const MAX_STORAGE_RPC_BODY: usize = sotto_rpc::request::MAX_BATCH
     * (sotto_rpc::request::MAX_DATA_LEN / 3 * 4 + STORE_FIELDS_JSON)
     + 4096;
-/// Largest `/sn/storage_cc`, `/sn/sync` and `/sn/deleted` body: one forwarded request (a
-/// store's data and fields in bencode, or a list of hashes), a sync query, or a query of
-/// [`crate::wire::MAX_DELETED_QUERY`] hashes.
+/// Largest `/sn/storage_cc`, `/sn/storage_batch`, `/sn/sync` and `/sn/deleted` body: one
+/// forwarded request (a store's data and fields in bencode, or a list of hashes), a batch of
+/// them, a sync query, or a query of [`crate::wire::MAX_DELETED_QUERY`] hashes.
 pub const MAX_PEER_BODY: usize = 512 * 1024;
 /// Largest body of any other route (`/ping_test/v1`, `/get_stats/v1`, unknown paths).
 pub const MAX_OTHER_BODY: usize = 64 * 1024;
@@ -51,6 +53,7 @@ pub fn server_limits(max_connections: usize, max_connections_per_ip: usize) -> S
         .with_route_body("/onion_req/v2", MAX_BODY_BYTES)
         .with_route_body("/sn/onion", MAX_BODY_BYTES)
         .with_route_body("/sn/storage_cc", MAX_PEER_BODY)
+        .with_route_body("/sn/storage_batch", MAX_PEER_BODY)
         .with_route_body("/sn/sync", MAX_PEER_BODY)
         .with_route_body("/sn/deleted", MAX_PEER_BODY);
     limits.max_connections = max_connections;
@@ -103,7 +106,8 @@ pub struct Node {
     key: Ed25519SecretKey,
     pubkey: Ed25519PublicKey,
     pub(crate) onion_key: X25519Keypair,
-    store: Mutex<Store>,
+    store: StoreThread,
+    pub(crate) replicator: Replicator,
     view: RwLock<Arc<NetworkView>>,
     previous_range: RwLock<Option<SwarmRange>>,
     limiter: Mutex<RateLimiter>,
@@ -116,20 +120,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Node {
     /// A node with identity `key` over `store`, talking to other processes with `client`
-    /// (bound to the node's own address so peers see which node called).
-    #[must_use]
-    pub fn new(key: Ed25519SecretKey, store: Store, client: HttpsClient) -> Self {
+    /// (bound to the node's own address so peers see which node called). The store moves to
+    /// a thread of its own ([`StoreThread`]); this fails only if that thread cannot start.
+    pub fn new(key: Ed25519SecretKey, store: Store, client: HttpsClient) -> std::io::Result<Self> {
         let pubkey = key.public_key();
-        Self {
+        Ok(Self {
             onion_key: X25519Keypair::from_ed25519(&key),
             pubkey,
             view: RwLock::new(Arc::new(NetworkView::empty(pubkey))),
             previous_range: RwLock::new(None),
             key,
-            store: Mutex::new(store),
+            store: StoreThread::start(store)?,
+            replicator: Replicator::default(),
             limiter: Mutex::new(RateLimiter::new()),
             client,
-        }
+        })
     }
 
     /// The node's Ed25519 key.
@@ -167,12 +172,14 @@ impl Node {
         std::mem::replace(&mut *guard, new)
     }
 
-    /// Runs `f` on the store (never across an await).
-    pub fn with_store<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, NodeError> {
-        Ok(f(&mut lock(&self.store))?)
+    /// Runs `f` on the store thread (group-committed with the other writes queued with it)
+    /// and returns its result once committed.
+    pub async fn with_store<T, F>(&self, f: F) -> Result<T, NodeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.store.run(f).await
     }
 
     /// Takes a client token for `ip`.
@@ -303,9 +310,10 @@ impl Node {
             ("POST", "/storage_rpc/v1") => self.storage_rpc_http(&req, now_ms, admitted).await,
             ("POST", "/onion_req/v2") => self.onion_http(&req, now_ms, admitted).await,
             ("POST", "/sn/onion") => self.onion_from_node(&req, now_ms).await,
-            ("POST", "/sn/storage_cc") => self.storage_cc(&req, now_ms),
-            ("POST", "/sn/sync") => self.serve_sync(&req, now_ms),
-            ("POST", "/sn/deleted") => self.serve_deleted(&req, now_ms),
+            ("POST", "/sn/storage_cc") => self.storage_cc(&req, now_ms).await,
+            ("POST", "/sn/storage_batch") => self.storage_batch(&req, now_ms).await,
+            ("POST", "/sn/sync") => self.serve_sync(&req, now_ms).await,
+            ("POST", "/sn/deleted") => self.serve_deleted(&req, now_ms).await,
             ("GET" | "POST", "/ping_test/v1") => Ok(self.ping()),
             ("GET", "/get_stats/v1") => Ok(Response::json(
                 200,
@@ -313,8 +321,9 @@ impl Node {
             )),
             (
                 _,
-                "/storage_rpc/v1" | "/onion_req/v2" | "/sn/onion" | "/sn/storage_cc" | "/sn/sync"
-                | "/sn/deleted" | "/ping_test/v1" | "/get_stats/v1",
+                "/storage_rpc/v1" | "/onion_req/v2" | "/sn/onion" | "/sn/storage_cc"
+                | "/sn/storage_batch" | "/sn/sync" | "/sn/deleted" | "/ping_test/v1"
+                | "/get_stats/v1",
             ) => Err(NodeError::MethodNotAllowed),
             _ => Err(NodeError::NotFound),
         };

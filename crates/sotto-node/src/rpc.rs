@@ -19,15 +19,15 @@ use sotto_rpc::{
     AccountId, MessageHash, Method, Namespace, Namespaces, NodeContext, Request, RpcError,
     SubaccountToken,
 };
-use sotto_store::{NewMessage, StoreError, StoreOutcome};
+use sotto_store::{NewMessage, Store, StoreError, StoreOutcome};
 use sotto_swarm::{INVALID_SWARM_ID, NodeListing, SwarmId, swarm_space};
-use sotto_transport::{Response, TransportError};
+use sotto_transport::Response;
 use tokio::task::JoinSet;
 
 use crate::error::NodeError;
 use crate::node::{HARDFORK, Node, PROTOCOL_VERSION, admission_cost, request_cost, short};
 use crate::view::{NetworkView, Ownership};
-use crate::wire::Forwarded;
+use crate::wire::{BatchAnswer, BatchItemAnswer, ForwardBatch, Forwarded};
 
 /// How long a swarm peer has to answer a forwarded request (spec §3.1).
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -349,7 +349,7 @@ impl Node {
             }
             Ownership::NotReady => return Err(NodeError::NotReady("not in a swarm yet")),
         }
-        self.check(&request, now_ms, false)?;
+        self.check(&request, now_ms, false).await?;
         if request.method().is_recursive() {
             return self.recursive(request, &view, now_ms).await;
         }
@@ -362,9 +362,12 @@ impl Node {
                     max_size: Some(usize::try_from(limits.max_size).unwrap_or(usize::MAX)),
                 };
                 let last = r.last_hash.map(|h| h.to_string());
-                let page = self.with_store(|s| {
-                    s.retrieve(&owner, r.namespace.get(), last.as_deref(), limits, now_ms)
-                })?;
+                let namespace = r.namespace.get();
+                let page = self
+                    .with_store(move |s| {
+                        s.retrieve(&owner, namespace, last.as_deref(), limits, now_ms)
+                    })
+                    .await?;
                 let messages = page
                     .messages
                     .into_iter()
@@ -388,7 +391,10 @@ impl Node {
             }
             Request::GetExpiries(g) => {
                 let owner = owner_of(&g.account)?;
-                let found = self.with_store(|s| s.get_expiries(&owner, &hashes(&g.messages)))?;
+                let listed = hashes(&g.messages);
+                let found = self
+                    .with_store(move |s| s.get_expiries(&owner, &listed))
+                    .await?;
                 let expiries = found
                     .into_iter()
                     .filter_map(|(h, e)| Some((MessageHash::parse(h.as_bytes())?, e)))
@@ -402,7 +408,7 @@ impl Node {
     }
 
     /// Bounds and signature checks, with the account's revocation of the request's token.
-    pub(crate) fn check(
+    pub(crate) async fn check(
         &self,
         request: &Request,
         now_ms: u64,
@@ -415,7 +421,11 @@ impl Node {
         let mut revoked = Vec::new();
         if let (Some(token), Some(account)) = (subaccount_token(request), request.account()) {
             let owner = owner_of(account)?;
-            if self.with_store(|s| s.is_revoked(&owner, token.as_bytes()))? {
+            let bytes = *token.as_bytes();
+            if self
+                .with_store(move |s| s.is_revoked(&owner, &bytes))
+                .await?
+            {
                 revoked.push(token);
             }
         }
@@ -443,16 +453,15 @@ impl Node {
         .encode();
         let mut tasks = JoinSet::new();
         for peer in view.peers() {
-            let node = Arc::clone(self);
-            let peer = peer.clone();
-            let body = body.clone();
-            tasks.spawn(async move {
-                let outcome = node.forward(&peer, method, body).await;
-                (peer.pubkey_ed25519(), outcome)
-            });
+            let key = peer.pubkey_ed25519();
+            let waiting = self
+                .replicator
+                .forward(self, key, method, body.clone())
+                .await;
+            tasks.spawn(async move { (key, waiting.await) });
         }
         let mut swarm = BTreeMap::new();
-        let local = match self.execute(&request, now_ms) {
+        let local = match self.execute(&request, now_ms).await {
             Ok(r) => NodeOutcome::Ok(r),
             Err(e) => {
                 tracing::warn!(method = method.name(), error = %e, "local execution failed");
@@ -490,71 +499,16 @@ impl Node {
         })
     }
 
-    async fn forward(&self, peer: &NodeListing, method: Method, body: Vec<u8>) -> NodeOutcome {
-        let result = self
-            .post_to_node(peer, "/sn/storage_cc", body, FORWARD_TIMEOUT)
-            .await;
-        let failed = |f: Failure| NodeOutcome::Failed(f);
-        match result {
-            Ok(resp) if resp.status == 200 => {
-                match NodeResult::parse(method, &resp.body, Encoding::Bencode) {
-                    Ok(r) => NodeOutcome::Ok(r),
-                    Err(_) => failed(Failure {
-                        bad_peer_response: true,
-                        ..Failure::default()
-                    }),
-                }
-            }
-            Ok(resp) => failed(Failure {
-                code: Some(resp.status),
-                reason: Some(
-                    String::from_utf8_lossy(resp.body.get(..200).unwrap_or(&resp.body))
-                        .into_owned(),
-                ),
-                ..Failure::default()
-            }),
-            Err(TransportError::Timeout(_)) => {
-                tracing::info!(peer = %short(&peer.pubkey_ed25519()), "forwarded request timed out");
-                failed(Failure {
-                    timeout: true,
-                    ..Failure::default()
-                })
-            }
-            Err(e) => {
-                tracing::info!(peer = %short(&peer.pubkey_ed25519()), error = %e, "forwarding failed");
-                failed(Failure {
-                    reason: Some("peer unreachable".into()),
-                    ..Failure::default()
-                })
-            }
-        }
-    }
-
     /// `POST /sn/storage_cc`: a recursive request from a swarm peer, checked again (signatures
     /// are end to end) and executed here only.
-    pub(crate) fn storage_cc(
+    pub(crate) async fn storage_cc(
         &self,
         req: &sotto_transport::Request,
         now_ms: u64,
     ) -> Result<Response, NodeError> {
-        let sender = self.authenticate_peer(req, now_ms)?;
-        let view = self.view();
-        if view.my_swarm().is_none() || Some(sender.swarm_id()) != view.my_swarm() {
-            return Err(NodeError::NotSwarmPeer);
-        }
-        let fwd =
-            Forwarded::parse(&req.body).map_err(|_| NodeError::PeerBody("storage_cc body"))?;
-        let (request, _) = Request::from_command(&fwd.method, &fwd.params)?;
-        let method = request.method();
-        if !method.is_recursive() {
-            return Err(NodeError::PeerBody("not a recursive method"));
-        }
-        let account = request.account().ok_or(RpcError::Internal)?;
-        if view.ownership(account) != Ownership::Mine {
-            return Err(NodeError::NotOwned);
-        }
-        self.check(&request, now_ms, true)?;
-        let result = self.execute(&request, now_ms)?;
+        let sender = self.authenticate_swarm_peer(req, now_ms)?;
+        let (request, method) = self.forwarded_request(&req.body, now_ms).await?;
+        let result = self.execute(&request, now_ms).await?;
         tracing::debug!(from = %short(&sender.pubkey_ed25519()), method = method.name(), "forwarded request executed");
         Ok(Response::bytes(
             200,
@@ -563,109 +517,197 @@ impl Node {
         ))
     }
 
-    /// Executes a checked recursive request against the store and signs this node's result.
-    pub(crate) fn execute(&self, request: &Request, now_ms: u64) -> Result<NodeResult, NodeError> {
-        let key = self.secret();
-        match request {
-            Request::Store(r) => {
-                let owner = owner_of(&r.account)?;
-                let hash = r.message_hash();
-                let msg = NewMessage {
-                    owner,
-                    swarm_space: swarm_space(r.account.key()),
-                    namespace: r.namespace.get(),
-                    hash: hash.to_string(),
-                    timestamp_ms: r.timestamp,
-                    expiry_ms: r.expiry(),
-                    data: r.data.clone(),
+    /// `POST /sn/storage_batch`: recursive requests from a swarm peer, each checked again and
+    /// executed here in order (their store work as one job on the store thread), each answered
+    /// as `/sn/storage_cc` would answer it alone.
+    pub(crate) async fn storage_batch(
+        &self,
+        req: &sotto_transport::Request,
+        now_ms: u64,
+    ) -> Result<Response, NodeError> {
+        let sender = self.authenticate_swarm_peer(req, now_ms)?;
+        let batch = ForwardBatch::parse(&req.body)
+            .map_err(|_| NodeError::PeerBody("storage_batch body"))?;
+        let mut checked = Vec::with_capacity(batch.items.len());
+        for item in &batch.items {
+            checked.push(self.forwarded_request(item, now_ms).await);
+        }
+        let requests: Vec<Option<&Request>> = checked
+            .iter()
+            .map(|c| c.as_ref().ok().map(|(r, _)| r))
+            .collect();
+        let mut results = self.execute_all(&requests, now_ms).await.into_iter();
+        let items = checked
+            .iter()
+            .map(|c| {
+                let result = results.next();
+                let answer = match (c, result) {
+                    (Err(e), _) => Err(e.status_and_message()),
+                    (Ok((_, method)), Some(Some(Ok(r)))) => {
+                        Ok(r.encode(*method, Encoding::Bencode))
+                    }
+                    (Ok(_), Some(Some(Err(e)))) => Err(e.status_and_message()),
+                    (Ok(_), _) => Err((500, RpcError::Internal.message())),
                 };
-                let outcome = self.with_store(|s| s.store(&msg, r.namespace.is_public_outbox()))?;
+                match answer {
+                    Ok(body) => BatchItemAnswer { status: 200, body },
+                    Err((status, text)) => BatchItemAnswer {
+                        status,
+                        body: text.into_bytes(),
+                    },
+                }
+            })
+            .collect();
+        tracing::debug!(from = %short(&sender.pubkey_ed25519()), count = batch.items.len(), "forwarded batch executed");
+        Ok(Response::bytes(
+            200,
+            "application/octet-stream",
+            BatchAnswer { items }.encode(),
+        ))
+    }
+
+    /// Authenticates a node-to-node request that only a member of this node's swarm may make.
+    fn authenticate_swarm_peer(
+        &self,
+        req: &sotto_transport::Request,
+        now_ms: u64,
+    ) -> Result<NodeListing, NodeError> {
+        let sender = self.authenticate_peer(req, now_ms)?;
+        let view = self.view();
+        if view.my_swarm().is_none() || Some(sender.swarm_id()) != view.my_swarm() {
+            return Err(NodeError::NotSwarmPeer);
+        }
+        Ok(sender)
+    }
+
+    /// A forwarded request (a `/sn/storage_cc` body), parsed and checked again: a recursive
+    /// method, for an account this node's swarm owns, signed by its owner.
+    async fn forwarded_request(
+        &self,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<(Request, Method), NodeError> {
+        let fwd = Forwarded::parse(body).map_err(|_| NodeError::PeerBody("storage_cc body"))?;
+        let (request, _) = Request::from_command(&fwd.method, &fwd.params)?;
+        let method = request.method();
+        if !method.is_recursive() {
+            return Err(NodeError::PeerBody("not a recursive method"));
+        }
+        let account = request.account().ok_or(RpcError::Internal)?;
+        if self.view().ownership(account) != Ownership::Mine {
+            return Err(NodeError::NotOwned);
+        }
+        self.check(&request, now_ms, true).await?;
+        Ok((request, method))
+    }
+
+    /// Executes a checked recursive request against the store and signs this node's result.
+    pub(crate) async fn execute(
+        &self,
+        request: &Request,
+        now_ms: u64,
+    ) -> Result<NodeResult, NodeError> {
+        let op = store_op(request, now_ms)?;
+        let effect = self.with_store(op).await?;
+        self.sign(request, effect, now_ms)
+    }
+
+    /// Executes checked recursive requests in order, their store work as one job on the store
+    /// thread (so a batch costs one transaction); `None` entries are skipped (and answered
+    /// `None`).
+    pub(crate) async fn execute_all(
+        &self,
+        requests: &[Option<&Request>],
+        now_ms: u64,
+    ) -> Vec<Option<Result<NodeResult, NodeError>>> {
+        let mut ops = Vec::with_capacity(requests.len());
+        let mut refused: Vec<Option<NodeError>> = Vec::with_capacity(requests.len());
+        for request in requests {
+            match request.map(|r| store_op(r, now_ms)) {
+                Some(Ok(op)) => {
+                    ops.push(Some(op));
+                    refused.push(None);
+                }
+                Some(Err(e)) => {
+                    ops.push(None);
+                    refused.push(Some(e));
+                }
+                None => {
+                    ops.push(None);
+                    refused.push(None);
+                }
+            }
+        }
+        // One job for the whole batch: if its transaction is not committed, nothing in it is
+        // kept and every request fails.
+        let effects = self
+            .with_store(move |s| {
+                Ok(ops
+                    .into_iter()
+                    .map(|op| op.map(|op| op(s)))
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .ok();
+        let mut effects = effects.into_iter().flatten();
+        requests
+            .iter()
+            .zip(refused)
+            .map(|(request, refused)| {
+                let effect = effects.next();
+                let request = (*request)?;
+                if let Some(e) = refused {
+                    return Some(Err(e));
+                }
+                Some(match effect {
+                    Some(Some(Ok(effect))) => self.sign(request, effect, now_ms),
+                    Some(Some(Err(e))) => Err(e.into()),
+                    _ => Err(NodeError::Store(StoreError::NotCommitted)),
+                })
+            })
+            .collect()
+    }
+
+    /// This node's signed result of `request`, whose store work did `effect`.
+    fn sign(
+        &self,
+        request: &Request,
+        effect: Effect,
+        now_ms: u64,
+    ) -> Result<NodeResult, NodeError> {
+        let key = self.secret();
+        Ok(match (request, effect) {
+            (Request::Store(r), Effect::Stored(outcome)) => {
                 let (expiry, already) = match outcome {
                     StoreOutcome::Inserted => (r.expiry(), false),
                     StoreOutcome::Extended { expiry_ms } | StoreOutcome::Exists { expiry_ms } => {
                         (expiry_ms, true)
                     }
                 };
-                Ok(NodeResult::Store(StoreResult::sign(
-                    key, hash, expiry, already,
-                )))
+                NodeResult::Store(StoreResult::sign(key, r.message_hash(), expiry, already))
             }
-            Request::Delete(r) => {
-                let owner = owner_of(&r.account)?;
-                let deleted = self.with_store(|s| {
-                    let deleted = s.delete(&owner, &hashes(&r.messages))?;
-                    s.attach_delete_proof(&delete_proof(request), &deleted)?;
-                    Ok(deleted)
-                })?;
-                Ok(NodeResult::Delete(DeleteResult::sign(
-                    key,
-                    r,
-                    parse_hashes(deleted),
-                )))
+            (Request::Delete(r), Effect::Deleted(deleted)) => {
+                NodeResult::Delete(DeleteResult::sign(key, r, parse_hashes(deleted)))
             }
-            Request::DeleteAll(r) => {
-                let owner = owner_of(&r.account)?;
-                let map = self.with_store(|s| {
-                    let map = s.delete_all(&owner, ns_filter(r.namespaces))?;
-                    s.attach_delete_proof(&delete_proof(request), &flat(&map))?;
-                    Ok(map)
-                })?;
-                Ok(NodeResult::Bulk(BulkResult::sign(
-                    key,
-                    &r.account,
-                    r.timestamp,
-                    affected(r.namespaces, map),
-                )))
-            }
-            Request::DeleteBefore(r) => {
-                let owner = owner_of(&r.account)?;
-                let map = self.with_store(|s| {
-                    let map = s.delete_before(&owner, ns_filter(r.namespaces), r.before)?;
-                    s.attach_delete_proof(&delete_proof(request), &flat(&map))?;
-                    Ok(map)
-                })?;
-                Ok(NodeResult::Bulk(BulkResult::sign(
-                    key,
-                    &r.account,
-                    r.before,
-                    affected(r.namespaces, map),
-                )))
-            }
-            Request::ExpireAll(r) => {
-                let owner = owner_of(&r.account)?;
-                let map =
-                    self.with_store(|s| s.expire_all(&owner, ns_filter(r.namespaces), r.expiry))?;
-                Ok(NodeResult::Bulk(BulkResult::sign(
-                    key,
-                    &r.account,
-                    r.expiry,
-                    affected(r.namespaces, map),
-                )))
-            }
-            Request::Expire(r) => {
-                let owner = owner_of(&r.account)?;
-                let applied = r.applied_expiries(now_ms);
-                let single = applied.first().copied().unwrap_or_default();
-                let changes: Vec<(String, u64)> = r
-                    .messages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let e = if applied.len() > 1 {
-                            applied.get(i).copied().unwrap_or(single)
-                        } else {
-                            single
-                        };
-                        (h.to_string(), e)
-                    })
-                    .collect();
-                let mode = match r.mode {
-                    ExpireMode::Shorten => sotto_store::ExpireMode::Shorten,
-                    ExpireMode::Extend => sotto_store::ExpireMode::Extend,
-                    ExpireMode::Any if r.extend_only() => sotto_store::ExpireMode::Extend,
-                    ExpireMode::Any => sotto_store::ExpireMode::Set,
-                };
-                let result = self.with_store(|s| s.expire(&owner, &changes, mode))?;
+            (Request::DeleteAll(r), Effect::Bulk(map)) => NodeResult::Bulk(BulkResult::sign(
+                key,
+                &r.account,
+                r.timestamp,
+                affected(r.namespaces, map),
+            )),
+            (Request::DeleteBefore(r), Effect::Bulk(map)) => NodeResult::Bulk(BulkResult::sign(
+                key,
+                &r.account,
+                r.before,
+                affected(r.namespaces, map),
+            )),
+            (Request::ExpireAll(r), Effect::Bulk(map)) => NodeResult::Bulk(BulkResult::sign(
+                key,
+                &r.account,
+                r.expiry,
+                affected(r.namespaces, map),
+            )),
+            (Request::Expire(r), Effect::Expired(result)) => {
                 let updated = result
                     .updated
                     .into_iter()
@@ -676,29 +718,123 @@ impl Node {
                     .into_iter()
                     .filter_map(|(h, e)| Some((MessageHash::parse(h.as_bytes())?, e)))
                     .collect();
-                Ok(NodeResult::Expire(ExpireResult::sign(
-                    key, r, now_ms, updated, unchanged,
-                )))
+                NodeResult::Expire(ExpireResult::sign(key, r, now_ms, updated, unchanged))
             }
-            Request::Revocation(r) => {
-                let owner = owner_of(&r.account)?;
-                let tokens: Vec<[u8; 36]> = r.tokens.iter().map(|t| *t.as_bytes()).collect();
-                let count = match r.kind {
-                    Revocation::Revoke => {
-                        let space = swarm_space(r.account.key());
-                        self.with_store(|s| s.revoke(&owner, space, &tokens, now_ms))?;
-                        None
-                    }
-                    Revocation::Unrevoke => {
-                        let n = self.with_store(|s| s.unrevoke(&owner, &tokens))?;
-                        Some(n as u64)
-                    }
-                };
-                Ok(NodeResult::Revocation(RevocationResult::sign(
-                    key, r, count,
-                )))
+            (Request::Revocation(r), Effect::Revoked(count)) => {
+                NodeResult::Revocation(RevocationResult::sign(key, r, count))
             }
-            _ => Err(RpcError::Internal.into()),
-        }
+            _ => return Err(RpcError::Internal.into()),
+        })
     }
+}
+
+/// What a recursive request's store work did.
+pub(crate) enum Effect {
+    /// A store.
+    Stored(StoreOutcome),
+    /// A delete: the hashes deleted.
+    Deleted(Vec<String>),
+    /// `delete_all`, `delete_before`, `expire_all`: the hashes affected by namespace.
+    Bulk(BTreeMap<i16, Vec<String>>),
+    /// An expire.
+    Expired(sotto_store::ExpireResult),
+    /// A revocation (the count of an unrevoke).
+    Revoked(Option<u64>),
+}
+
+/// A recursive request's work on the store, to run on the store thread.
+type StoreOp = Box<dyn FnOnce(&mut Store) -> Result<Effect, StoreError> + Send>;
+
+/// The store work of a checked recursive request.
+fn store_op(request: &Request, now_ms: u64) -> Result<StoreOp, NodeError> {
+    Ok(match request {
+        Request::Store(r) => {
+            let msg = NewMessage {
+                owner: owner_of(&r.account)?,
+                swarm_space: swarm_space(r.account.key()),
+                namespace: r.namespace.get(),
+                hash: r.message_hash().to_string(),
+                timestamp_ms: r.timestamp,
+                expiry_ms: r.expiry(),
+                data: r.data.clone(),
+            };
+            let outbox = r.namespace.is_public_outbox();
+            Box::new(move |s| s.store(&msg, outbox).map(Effect::Stored))
+        }
+        Request::Delete(r) => {
+            let owner = owner_of(&r.account)?;
+            let (listed, proof) = (hashes(&r.messages), delete_proof(request));
+            Box::new(move |s| {
+                let deleted = s.delete(&owner, &listed)?;
+                s.attach_delete_proof(&proof, &deleted)?;
+                Ok(Effect::Deleted(deleted))
+            })
+        }
+        Request::DeleteAll(r) => {
+            let owner = owner_of(&r.account)?;
+            let (ns, proof) = (ns_filter(r.namespaces), delete_proof(request));
+            Box::new(move |s| {
+                let map = s.delete_all(&owner, ns)?;
+                s.attach_delete_proof(&proof, &flat(&map))?;
+                Ok(Effect::Bulk(map))
+            })
+        }
+        Request::DeleteBefore(r) => {
+            let owner = owner_of(&r.account)?;
+            let (ns, proof, before) = (ns_filter(r.namespaces), delete_proof(request), r.before);
+            Box::new(move |s| {
+                let map = s.delete_before(&owner, ns, before)?;
+                s.attach_delete_proof(&proof, &flat(&map))?;
+                Ok(Effect::Bulk(map))
+            })
+        }
+        Request::ExpireAll(r) => {
+            let owner = owner_of(&r.account)?;
+            let (ns, expiry) = (ns_filter(r.namespaces), r.expiry);
+            Box::new(move |s| s.expire_all(&owner, ns, expiry).map(Effect::Bulk))
+        }
+        Request::Expire(r) => {
+            let owner = owner_of(&r.account)?;
+            let applied = r.applied_expiries(now_ms);
+            let single = applied.first().copied().unwrap_or_default();
+            let changes: Vec<(String, u64)> = r
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let e = if applied.len() > 1 {
+                        applied.get(i).copied().unwrap_or(single)
+                    } else {
+                        single
+                    };
+                    (h.to_string(), e)
+                })
+                .collect();
+            let mode = match r.mode {
+                ExpireMode::Shorten => sotto_store::ExpireMode::Shorten,
+                ExpireMode::Extend => sotto_store::ExpireMode::Extend,
+                ExpireMode::Any if r.extend_only() => sotto_store::ExpireMode::Extend,
+                ExpireMode::Any => sotto_store::ExpireMode::Set,
+            };
+            Box::new(move |s| s.expire(&owner, &changes, mode).map(Effect::Expired))
+        }
+        Request::Revocation(r) => {
+            let owner = owner_of(&r.account)?;
+            let tokens: Vec<[u8; 36]> = r.tokens.iter().map(|t| *t.as_bytes()).collect();
+            match r.kind {
+                Revocation::Revoke => {
+                    let space = swarm_space(r.account.key());
+                    Box::new(move |s| {
+                        s.revoke(&owner, space, &tokens, now_ms)
+                            .map(|()| Effect::Revoked(None))
+                    })
+                }
+                Revocation::Unrevoke => Box::new(move |s| {
+                    s.unrevoke(&owner, &tokens)
+                        .map(|n| Effect::Revoked(Some(n as u64)))
+                }),
+            }
+        }
+        _ => return Err(RpcError::Internal.into()),
+    })
 }

@@ -33,6 +33,9 @@ pub enum RunError {
         #[source]
         source: sotto_store::StoreError,
     },
+    /// The store's thread could not start.
+    #[error("cannot start the store thread: {0}")]
+    StoreThread(#[source] std::io::Error),
     /// The TLS identity.
     #[error("TLS: {0}")]
     Tls(#[from] sotto_transport::TransportError),
@@ -90,7 +93,7 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
         client = client.with_extra_roots(&pem)?;
     }
     let link = directory(&config, &key, client.clone());
-    let node = Arc::new(Node::new(key, store, client));
+    let node = Arc::new(Node::new(key, store, client).map_err(RunError::StoreThread)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| RunError::Listen {
@@ -118,6 +121,7 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
     let limits = server_limits(config.max_connections, config.max_connections_per_ip);
     let mut server = tokio::spawn(serve_with(listener, tls, limits, Some(admission), handler));
     let sweeper = tokio::spawn(sweep(Arc::clone(&node)));
+    let resumer = tokio::spawn(resume_forwards(Arc::clone(&node)));
     let follower = tokio::spawn(follow(
         Arc::clone(&node),
         link,
@@ -136,6 +140,7 @@ pub async fn run(config: NodeConfig, directory: Box<DirectoryFactory>) -> Result
     };
     server.abort();
     sweeper.abort();
+    resumer.abort();
     follower.abort();
     result
 }
@@ -144,11 +149,23 @@ async fn sweep(node: Arc<Node>) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tick.tick().await;
-        match node.with_store(|s| s.sweep_expired(unix_now_ms())) {
+        match node.with_store(|s| s.sweep_expired(unix_now_ms())).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "expired messages swept"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
+    }
+}
+
+/// How often peers with requests in the retry queue get their forwarding task back (after a
+/// restart, the queue is all that is left of them).
+pub const RESUME_INTERVAL: Duration = Duration::from_secs(5);
+
+async fn resume_forwards(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(RESUME_INTERVAL);
+    loop {
+        tick.tick().await;
+        node.replicator.resume(&node).await;
     }
 }
 

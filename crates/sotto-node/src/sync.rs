@@ -226,7 +226,7 @@ impl Node {
     /// `POST /sn/sync`: one page of the requested range, for a node entitled to it: the range
     /// must not be the whole space and must lie in the sender's swarm's range, and only
     /// messages this node's swarm owns (or owned) are served.
-    pub(crate) fn serve_sync(
+    pub(crate) async fn serve_sync(
         &self,
         req: &sotto_transport::Request,
         now_ms: u64,
@@ -247,7 +247,8 @@ impl Node {
         }
         let max = usize::try_from(sync.max_bytes.clamp(1, MAX_SYNC_BYTES)).unwrap_or(usize::MAX);
         let rows = self
-            .with_store(|s| s.range_after(sync.lower, sync.upper, sync.after_row, max, now_ms))?;
+            .with_store(move |s| s.range_after(sync.lower, sync.upper, sync.after_row, max, now_ms))
+            .await?;
         let next = rows.last().map_or(sync.after_row, |r| r.row_id);
         let messages: Vec<ReplicatedMessage> = rows
             .into_iter()
@@ -274,7 +275,7 @@ impl Node {
 
     /// `POST /sn/deleted`: which of the listed hashes this node deleted, each with the owner's
     /// signed request that deleted it, for a node entitled to the owners' range.
-    pub(crate) fn serve_deleted(
+    pub(crate) async fn serve_deleted(
         &self,
         req: &sotto_transport::Request,
         now_ms: u64,
@@ -283,7 +284,8 @@ impl Node {
         let query = Hashes::parse(&req.body).map_err(|_| NodeError::PeerBody("deleted query"))?;
         let view = self.view();
         let theirs = self.entitled_range(&view, &sender)?;
-        let found = self.with_store(|s| s.deletion_proofs(&query.hashes))?;
+        let asked = query.hashes;
+        let found = self.with_store(move |s| s.deletion_proofs(&asked)).await?;
         // Each proof once: is its account in the sender's range and held here?
         let entitled: Vec<bool> = found
             .proofs
@@ -328,9 +330,12 @@ impl Node {
         let mut purged = 0;
         loop {
             let now = unix_now_ms();
-            let rows = self.with_store(|s| {
-                s.hashes_after(span.lower, span.upper, *after_row, MAX_DELETED_QUERY, now)
-            })?;
+            let from = *after_row;
+            let rows = self
+                .with_store(move |s| {
+                    s.hashes_after(span.lower, span.upper, from, MAX_DELETED_QUERY, now)
+                })
+                .await?;
             let Some(last) = rows.last().map(|r| r.0) else {
                 return Ok(purged);
             };
@@ -348,15 +353,16 @@ impl Node {
             let gone =
                 DeletedAnswer::parse(&resp.body).map_err(|_| SyncError::Malformed("deleted"))?;
             // Each proof is parsed and its signature verified once.
-            let verified: Vec<Option<Request>> = gone
-                .proofs
-                .iter()
-                .map(|proof| {
-                    let (request, at) = delete_request(proof, now)?;
-                    self.check(&request, at, false).ok()?;
-                    Some(request)
-                })
-                .collect();
+            let mut verified: Vec<Option<Request>> = Vec::with_capacity(gone.proofs.len());
+            for proof in &gone.proofs {
+                let request = match delete_request(proof, now) {
+                    Some((request, at)) => {
+                        self.check(&request, at, false).await.ok().map(|()| request)
+                    }
+                    None => None,
+                };
+                verified.push(request);
+            }
             let mut ignored = 0usize;
             for (hash, i) in &gone.hashes {
                 // Only hashes that were asked about count, and only with a proof that holds.
@@ -368,7 +374,7 @@ impl Node {
                     ignored += 1;
                     continue;
                 };
-                if self.apply_deletion_proof(hash, request, proof)? {
+                if self.apply_deletion_proof(hash, request, proof).await? {
                     purged += 1;
                 } else {
                     ignored += 1;
@@ -383,19 +389,22 @@ impl Node {
 
     /// Deletes the message `hash` if `request` (the owner's delete, whose signature the caller
     /// verified; `proof` is its bytes) covers it. Returns whether the message was deleted.
-    pub(crate) fn apply_deletion_proof(
+    pub(crate) async fn apply_deletion_proof(
         &self,
         hash: &str,
         request: &Request,
         proof: &[u8],
     ) -> Result<bool, NodeError> {
-        let Some(head) = self.with_store(|s| s.message_head(hash))? else {
+        let owned = hash.to_owned();
+        let Some(head) = self.with_store(move |s| s.message_head(&owned)).await? else {
             return Ok(false);
         };
         if !covers(request, hash, &head) {
             return Ok(false);
         }
-        self.with_store(|s| s.delete_proven(&head.owner, hash, proof))
+        let (hash, proof) = (hash.to_owned(), proof.to_vec());
+        self.with_store(move |s| s.delete_proven(&head.owner, &hash, &proof))
+            .await
     }
 
     /// Pulls `span` from `source`, page by page from `*after_row` (updated as pages arrive, so
@@ -445,7 +454,9 @@ impl Node {
             if batch.len() < offered {
                 tracing::info!(from = %short(&source.pubkey_ed25519()), refused = offered - batch.len(), "pulled messages that fail the bounds of a store were refused");
             }
-            inserted += self.with_store(|s| s.insert_replicated(&batch, now))?;
+            inserted += self
+                .with_store(move |s| s.insert_replicated(&batch, now))
+                .await?;
             *after_row = next;
         }
     }

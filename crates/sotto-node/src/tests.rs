@@ -21,7 +21,7 @@ use sotto_transport::{HttpsClient, Response};
 use crate::node::Node;
 use crate::peer_auth;
 use crate::view::{NetworkView, NodeList};
-use crate::wire::{Forwarded, NEXT_ROW_HEADER, SyncRequest};
+use crate::wire::{BatchAnswer, ForwardBatch, Forwarded, NEXT_ROW_HEADER, SyncRequest};
 
 const NOW: u64 = 1_750_000_000_000;
 const DAY: u64 = 24 * 3600 * 1000;
@@ -51,7 +51,7 @@ fn fixture() -> Fixture {
     let store = Store::open(&dir.path().join("store.db"), 64 << 20).unwrap();
     let key = Ed25519SecretKey::from_seed(&[1; 32]);
     let other = Ed25519SecretKey::from_seed(&[2; 32]);
-    let node = Arc::new(Node::new(key.clone(), store, HttpsClient::new()));
+    let node = Arc::new(Node::new(key.clone(), store, HttpsClient::new()).unwrap());
     node.set_view(NetworkView::new(
         key.public_key(),
         NodeList {
@@ -116,8 +116,8 @@ async fn rpc_raw(f: &Fixture, body: &str) -> Response {
         .await
 }
 
-fn stored(f: &Fixture) -> u64 {
-    f.node.with_store(|s| s.usage()).unwrap().messages
+async fn stored(f: &Fixture) -> u64 {
+    f.node.with_store(|s| s.usage()).await.unwrap().messages
 }
 
 fn text(r: &Response) -> String {
@@ -224,7 +224,7 @@ async fn refusals_leave_the_store_unchanged() {
     for (what, request, status) in cases {
         let resp = rpc(&f, &request).await;
         assert_eq!(resp.status, status, "{what}: {}", text(&resp));
-        assert_eq!(stored(&f), 0, "{what}");
+        assert_eq!(stored(&f).await, 0, "{what}");
     }
 
     // Oversize data: 76,801 bytes is refused, 76,800 accepted.
@@ -232,10 +232,10 @@ async fn refusals_leave_the_store_unchanged() {
     let resp = rpc(&f, &Request::from(big)).await;
     assert_eq!(resp.status, 400, "{}", text(&resp));
     assert!(text(&resp).contains("76800"), "{}", text(&resp));
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
     let max = store_req(&alice, Namespace::DEFAULT, &vec![7u8; 76_800], DAY);
     assert_eq!(rpc(&f, &Request::from(max)).await.status, 200);
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
 
     // Malformed bodies.
     for (body, status) in [
@@ -246,7 +246,7 @@ async fn refusals_leave_the_store_unchanged() {
         let resp = rpc_raw(&f, body).await;
         assert_eq!(resp.status, status, "{body}: {}", text(&resp));
     }
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
 }
 
 #[tokio::test]
@@ -259,7 +259,7 @@ async fn wrong_swarm_is_421_with_the_right_swarm() {
     assert_eq!(swarm.swarm_id, OTHER_SWARM);
     assert_eq!(swarm.snodes.len(), 1);
     assert_eq!(swarm.snodes[0].pubkey_ed25519, f.other.public_key());
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
     // get_swarm answers for any account.
     let body = format!(
         r#"{{"method":"get_swarm","params":{{"pubkey":"{}"}}}}"#,
@@ -278,7 +278,7 @@ async fn not_ready_without_a_swarm() {
     let alice = account_in(0);
     let resp = rpc(&f, &store_req(&alice, Namespace::DEFAULT, b"x", DAY).into()).await;
     assert_eq!(resp.status, 503, "{}", text(&resp));
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
     let info = rpc_raw(&f, r#"{"method":"info","params":{}}"#).await;
     assert_eq!(info.status, 200);
 }
@@ -305,7 +305,7 @@ async fn one_address_is_rate_limited_others_are_not() {
         .handle(http("/storage_rpc/v1", store.to_http_body(), 7), NOW)
         .await;
     assert_eq!(r.status, 429);
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
     // Another address is served.
     let r = f
         .node
@@ -406,7 +406,7 @@ async fn delete_expire_and_batches() {
         &Signer::session(mallory.ed25519_secret()),
     );
     assert_eq!(rpc(&f, &Request::Delete(forged)).await.status, 401);
-    assert_eq!(stored(&f), 2);
+    assert_eq!(stored(&f).await, 2);
     let del = Delete::new(account, vec![a.message_hash()], &signer);
     let resp = rpc(&f, &Request::Delete(del.clone())).await;
     assert_eq!(resp.status, 200);
@@ -415,7 +415,7 @@ async fn delete_expire_and_batches() {
         panic!()
     };
     r.verify(&f.key.public_key(), &del).unwrap();
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
     // delete with `required` that deletes nothing: 404.
     let mut again = Delete::new(account, vec![a.message_hash()], &signer);
     again.required = true;
@@ -434,12 +434,12 @@ async fn delete_expire_and_batches() {
     let results: Json = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(results["results"].as_array().unwrap().len(), 1);
     assert_eq!(results["results"][0]["code"], 406);
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
     let batch = seq.replace("\"sequence\"", "\"batch\"");
     let resp = rpc_raw(&f, &batch).await;
     let results: Json = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(results["results"][1]["code"], 200, "{results}");
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
 }
 
 fn signed_http(
@@ -507,7 +507,7 @@ async fn forwarded_requests_need_a_listed_signer() {
     assert_eq!(f.node.handle(tampered, NOW).await.status, 401);
     let stale = signed_http(&peer, "/sn/storage_cc", body.clone(), NOW - 61_000);
     assert_eq!(f.node.handle(stale, NOW).await.status, 406);
-    assert_eq!(stored(&f), 0);
+    assert_eq!(stored(&f).await, 0);
     // A listed peer's forwarded store runs here and answers this node's signed result.
     let r = f
         .node
@@ -519,7 +519,7 @@ async fn forwarded_requests_need_a_listed_signer() {
         panic!()
     };
     s.verify(&f.key.public_key(), &req).unwrap();
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
     // A store for an account of the other swarm is refused, even from a peer.
     let bob = account_in(OTHER_SWARM);
     let foreign = Request::from(store_req(&bob, Namespace::DEFAULT, b"fwd", DAY));
@@ -533,7 +533,7 @@ async fn forwarded_requests_need_a_listed_signer() {
         .handle(signed_http(&peer, "/sn/storage_cc", body, NOW), NOW)
         .await;
     assert_eq!(r.status, 403, "{}", text(&r));
-    assert_eq!(stored(&f), 1);
+    assert_eq!(stored(&f).await, 1);
     // A non-recursive method is refused.
     let body = Forwarded {
         method: "retrieve".into(),
@@ -545,6 +545,78 @@ async fn forwarded_requests_need_a_listed_signer() {
         .handle(signed_http(&peer, "/sn/storage_cc", body, NOW), NOW)
         .await;
     assert_eq!(r.status, 400);
+}
+
+/// `/sn/storage_batch`: only a swarm peer may send one; each request in it is checked and
+/// executed in order and answered as `/sn/storage_cc` would answer it alone.
+#[tokio::test]
+async fn forwarded_batches_answer_each_request_in_order() {
+    let (f, peer) = fixture_with_peer();
+    let alice = account_in(0);
+    let bob = account_in(OTHER_SWARM);
+    let forwarded = |r: &Request| {
+        Forwarded {
+            method: r.method().name().into(),
+            params: r.params_bencoded(),
+        }
+        .encode()
+    };
+    let first = Request::from(store_req(&alice, Namespace::DEFAULT, b"b1", DAY));
+    let foreign = Request::from(store_req(&bob, Namespace::DEFAULT, b"b2", DAY));
+    let second = Request::from(store_req(&alice, Namespace::DEFAULT, b"b3", DAY));
+    let batch = ForwardBatch {
+        items: vec![
+            forwarded(&first),
+            forwarded(&foreign),
+            b"garbage".to_vec(),
+            forwarded(&second),
+            // The same store again: idempotent, answered as already stored.
+            forwarded(&first),
+        ],
+    }
+    .encode();
+    // Not from a swarm peer: refused as a whole, nothing stored.
+    let r = f
+        .node
+        .handle(
+            signed_http(&f.other, "/sn/storage_batch", batch.clone(), NOW),
+            NOW,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", text(&r));
+    let r = f
+        .node
+        .handle(http("/sn/storage_batch", batch.clone(), 2), NOW)
+        .await;
+    assert_eq!(r.status, 400, "{}", text(&r));
+    assert_eq!(stored(&f).await, 0);
+    // Not a batch: 400.
+    let r = f
+        .node
+        .handle(
+            signed_http(&peer, "/sn/storage_batch", b"i1e".to_vec(), NOW),
+            NOW,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", text(&r));
+
+    let r = f
+        .node
+        .handle(signed_http(&peer, "/sn/storage_batch", batch, NOW), NOW)
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let answer = BatchAnswer::parse(&r.body).unwrap();
+    let statuses: Vec<u16> = answer.items.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [200, 403, 400, 200, 200]);
+    for (i, req) in [(0, &first), (3, &second), (4, &first)] {
+        let result =
+            NodeResult::parse(Method::Store, &answer.items[i].body, Encoding::Bencode).unwrap();
+        let (NodeResult::Store(s), Request::Store(req)) = (result, req) else {
+            panic!()
+        };
+        s.verify(&f.key.public_key(), req).unwrap();
+    }
+    assert_eq!(stored(&f).await, 2);
 }
 
 #[tokio::test]
@@ -720,7 +792,7 @@ async fn onion_to_self_serves_the_rpc_encrypted() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let store = Store::open(&dir.path().join("store.db"), 16 << 20).unwrap();
-    let node = Arc::new(Node::new(key.clone(), store, HttpsClient::new()));
+    let node = Arc::new(Node::new(key.clone(), store, HttpsClient::new()).unwrap());
     node.set_view(NetworkView::new(
         key.public_key(),
         NodeList {

@@ -4,6 +4,13 @@
 //!   server's two OxenMQ parts (spec §3.1) in one bencoded list:
 //!   `l <method name> <bencoded params dict> e`. The answer is the peer's own result
 //!   (bencoded) or an error status with a text body.
+//! - `POST /sn/storage_batch`: recursive requests forwarded to a swarm peer together, executed
+//!   there in order: the bencoded list `l <forwarded> <forwarded> … e` of at most
+//!   [`MAX_BATCH_ITEMS`] byte strings, each a `/sn/storage_cc` body. The answer (200) is
+//!   `l (l i<status>e <body> e) … e`, one entry per request in order, each what
+//!   `/sn/storage_cc` would have answered for that request alone ([`BatchAnswer`]). A
+//!   refusal of the whole batch (authentication, not a swarm peer) is an error status with a
+//!   text body, as for `/sn/storage_cc`.
 //! - `POST /sn/sync`: catch-up. JSON `{"lower", "upper", "after_row", "max_bytes"}` asks for
 //!   the messages whose owners lie in the swarm-space range `(lower, upper]` stored after row
 //!   `after_row`; the answer is a replication blob (`sotto_rpc::replication`, with namespaces)
@@ -48,6 +55,12 @@ pub enum WireError {
     /// The deleted-hashes query is not the expected JSON object.
     #[error("deleted query: {0}")]
     Deleted(String),
+    /// The `/sn/storage_batch` body is not a list of forwarded requests.
+    #[error("forwarded batch: {0}")]
+    Batch(&'static str),
+    /// The `/sn/storage_batch` answer is not a list of statuses and bodies.
+    #[error("batch answer: {0}")]
+    BatchAnswer(&'static str),
     /// The next-row header is not a non-negative integer.
     #[error("sync answer: malformed {NEXT_ROW_HEADER} header")]
     NextRow,
@@ -260,9 +273,162 @@ pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
     v.parse().map_err(|_| WireError::NextRow)
 }
 
+/// The most requests one `/sn/storage_batch` body may carry.
+pub const MAX_BATCH_ITEMS: usize = 256;
+/// Bytes a batch adds around each forwarded request (its bencode length prefix), at most.
+pub const BATCH_ITEM_OVERHEAD: usize = 8;
+
+/// A `/sn/storage_batch` body: forwarded requests ([`Forwarded`] encodings, opaque here) to be
+/// executed in order, as the bencoded list `l <forwarded> <forwarded> … e`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardBatch {
+    /// The encoded forwarded requests, in order.
+    pub items: Vec<Vec<u8>>,
+}
+
+impl ForwardBatch {
+    /// `l <item> … e`, each item a byte string.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        sotto_bencode::encode(&Value::List(
+            self.items
+                .iter()
+                .map(|i| Value::from(i.as_slice()))
+                .collect(),
+        ))
+    }
+
+    /// The size of [`ForwardBatch::encode`] with `items` of these lengths, at most.
+    #[must_use]
+    pub fn encoded_len(item_lens: impl IntoIterator<Item = usize>) -> usize {
+        item_lens.into_iter().fold(2, |n, l| {
+            n.saturating_add(l).saturating_add(BATCH_ITEM_OVERHEAD)
+        })
+    }
+
+    /// Reads a batch: a non-empty list of at most [`MAX_BATCH_ITEMS`] byte strings.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let value = sotto_bencode::decode(body).map_err(|_| WireError::Batch("not bencode"))?;
+        let list = value.as_list().ok_or(WireError::Batch("not a list"))?;
+        if list.is_empty() || list.len() > MAX_BATCH_ITEMS {
+            return Err(WireError::Batch("empty or too many requests"));
+        }
+        let items = list
+            .iter()
+            .map(|v| v.as_bytes().map(<[u8]>::to_vec))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(WireError::Batch("an item is not a byte string"))?;
+        Ok(Self { items })
+    }
+}
+
+/// One request's answer in a `/sn/storage_batch` answer: what `/sn/storage_cc` would have
+/// answered for it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItemAnswer {
+    /// The status (200 with the bencoded result, or the error status with its text).
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A `/sn/storage_batch` answer: one [`BatchItemAnswer`] per request, in order, as
+/// `l (l i<status>e <body> e)… e`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchAnswer {
+    /// The answers.
+    pub items: Vec<BatchItemAnswer>,
+}
+
+impl BatchAnswer {
+    /// Writes the answer.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        sotto_bencode::encode(&Value::List(
+            self.items
+                .iter()
+                .map(|a| {
+                    Value::List(vec![
+                        Value::Int(i64::from(a.status)),
+                        Value::from(a.body.as_slice()),
+                    ])
+                })
+                .collect(),
+        ))
+    }
+
+    /// Reads an answer of at most [`MAX_BATCH_ITEMS`] items, each a status from 100 to 599
+    /// and a byte string.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let value =
+            sotto_bencode::decode(body).map_err(|_| WireError::BatchAnswer("not bencode"))?;
+        let list = value
+            .as_list()
+            .filter(|l| l.len() <= MAX_BATCH_ITEMS)
+            .ok_or(WireError::BatchAnswer(
+                "not a list of at most the batch size",
+            ))?;
+        let items = list
+            .iter()
+            .map(|item| {
+                let [status, body] = item.as_list()? else {
+                    return None;
+                };
+                let status = status
+                    .as_int()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .filter(|s| (100..600).contains(s))?;
+                Some(BatchItemAnswer {
+                    status,
+                    body: body.as_bytes()?.to_vec(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(WireError::BatchAnswer("an item is not a status and a body"))?;
+        Ok(Self { items })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_round_trip_and_refuse_what_they_cannot_be() {
+        let batch = ForwardBatch {
+            items: vec![b"l5:store3:d1:xee".to_vec(), vec![0, 1, 2]],
+        };
+        let bytes = batch.encode();
+        assert!(bytes.len() <= ForwardBatch::encoded_len(batch.items.iter().map(Vec::len)));
+        assert_eq!(ForwardBatch::parse(&bytes).unwrap(), batch);
+        assert!(ForwardBatch::parse(b"le").is_err(), "empty");
+        assert!(ForwardBatch::parse(b"li1ee").is_err(), "not bytes");
+        assert!(ForwardBatch::parse(b"d1:a1:be").is_err(), "not a list");
+        let many = ForwardBatch {
+            items: vec![b"x".to_vec(); MAX_BATCH_ITEMS + 1],
+        };
+        assert!(ForwardBatch::parse(&many.encode()).is_err(), "too many");
+
+        let answer = BatchAnswer {
+            items: vec![
+                BatchItemAnswer {
+                    status: 200,
+                    body: b"d1:ai1ee".to_vec(),
+                },
+                BatchItemAnswer {
+                    status: 403,
+                    body: b"refused".to_vec(),
+                },
+            ],
+        };
+        assert_eq!(BatchAnswer::parse(&answer.encode()).unwrap(), answer);
+        assert!(
+            BatchAnswer::parse(b"lli99e0:ee").is_err(),
+            "status below 100"
+        );
+        assert!(BatchAnswer::parse(b"lli200eee").is_err(), "no body");
+        assert!(BatchAnswer::parse(b"l1:xe").is_err(), "not a pair");
+    }
 
     #[test]
     fn deleted_queries() {

@@ -1,6 +1,6 @@
-//! The database schema. Version 3; older files migrate forward from `user_version`.
+//! The database schema. Version 4; older files migrate forward from `user_version`.
 
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// Version 2: hashes of deleted messages, kept until the message would have expired, so that a
 /// copy held by a node that missed the delete is neither taken back in nor kept.
@@ -22,6 +22,21 @@ CREATE TABLE delete_proofs (
     proof BLOB NOT NULL UNIQUE
 );
 ALTER TABLE tombstones ADD COLUMN proof INTEGER;
+";
+
+/// Version 4: requests a node could not forward to a swarm peer, in the order they were made,
+/// kept for that peer until it takes them (or until `expiry`), so a peer that missed a forward
+/// gets it without waiting for its next catch-up. `body` is opaque to the store (the node's
+/// forwarded request).
+pub(crate) const FORWARD_QUEUE: &str = "
+CREATE TABLE forward_queue (
+    id INTEGER PRIMARY KEY,
+    peer BLOB NOT NULL,
+    body BLOB NOT NULL,
+    expiry INTEGER NOT NULL
+);
+CREATE INDEX forward_queue_peer ON forward_queue(peer, id);
+CREATE INDEX forward_queue_expiry ON forward_queue(expiry);
 ";
 
 pub(crate) const SCHEMA: &str = "

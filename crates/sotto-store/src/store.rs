@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use sotto_identity::PrefixedId;
 use thiserror::Error;
 
@@ -75,6 +75,10 @@ pub enum StoreError {
     /// A row that does not decode (the file was changed by something else).
     #[error("corrupt row in the message store: {0}")]
     Corrupt(&'static str),
+    /// The write was made in a group transaction that was then rolled back or could not be
+    /// committed (see [`Store::begin_group`]); nothing of it is kept.
+    #[error("the transaction holding this write was not committed")]
+    NotCommitted,
     /// Any other SQLite failure.
     #[error("database error: {0}")]
     Database(#[source] rusqlite::Error),
@@ -466,13 +470,20 @@ impl Store {
         }
         let missing = match version {
             0 => format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 schema::SCHEMA,
                 schema::TOMBSTONES,
-                schema::DELETE_PROOFS
+                schema::DELETE_PROOFS,
+                schema::FORWARD_QUEUE
             ),
-            1 => format!("{}{}", schema::TOMBSTONES, schema::DELETE_PROOFS),
-            2 => schema::DELETE_PROOFS.to_owned(),
+            1 => format!(
+                "{}{}{}",
+                schema::TOMBSTONES,
+                schema::DELETE_PROOFS,
+                schema::FORWARD_QUEUE
+            ),
+            2 => format!("{}{}", schema::DELETE_PROOFS, schema::FORWARD_QUEUE),
+            3 => schema::FORWARD_QUEUE.to_owned(),
             _ => String::new(),
         };
         if !missing.is_empty() {
@@ -497,11 +508,7 @@ impl Store {
             .optional()?)
     }
 
-    fn ensure_owner(
-        tx: &Transaction<'_>,
-        owner: &PrefixedId,
-        space: u64,
-    ) -> Result<i64, StoreError> {
+    fn ensure_owner(tx: &Connection, owner: &PrefixedId, space: u64) -> Result<i64, StoreError> {
         tx.execute(
             "INSERT INTO owners (pubkey, swarm_space) VALUES (?1, ?2) ON CONFLICT(pubkey) DO NOTHING",
             params![&owner.to_bytes()[..], space_key(space)],
@@ -522,7 +529,7 @@ impl Store {
             to_i64(msg.timestamp_ms, "timestamp")?,
             to_i64(msg.expiry_ms, "expiry")?,
         );
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT expiry FROM messages WHERE hash = ?1",
@@ -575,7 +582,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<usize, StoreError> {
         let now = to_i64(now_ms, "now")?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut inserted = 0;
         for msg in msgs {
             let expiry = to_i64(msg.expiry_ms, "expiry")?;
@@ -674,7 +681,7 @@ impl Store {
         owner: &PrefixedId,
         hashes: &[String],
     ) -> Result<Vec<String>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut deleted = Vec::new();
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let mut stmt = tx.prepare_cached(
@@ -703,7 +710,7 @@ impl Store {
         extra: &str,
         bound: i64,
     ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut deleted: BTreeMap<i16, Vec<String>> = BTreeMap::new();
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let (ns_sql, ns) = ns_clause(namespace);
@@ -757,7 +764,7 @@ impl Store {
         changes: &[(String, u64)],
         mode: ExpireMode,
     ) -> Result<ExpireResult, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let (mut updated, mut unchanged) = (Vec::new(), Vec::new());
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let mut get =
@@ -802,7 +809,7 @@ impl Store {
         expiry_ms: u64,
     ) -> Result<BTreeMap<i16, Vec<String>>, StoreError> {
         let expiry = to_i64(expiry_ms, "expiry")?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut updated: BTreeMap<i16, Vec<String>> = BTreeMap::new();
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let (ns_sql, ns) = ns_clause(namespace);
@@ -861,7 +868,123 @@ impl Store {
              (SELECT 1 FROM tombstones t WHERE t.proof = delete_proofs.id)",
             [],
         )?;
+        self.conn
+            .execute("DELETE FROM forward_queue WHERE expiry <= ?1", [now])?;
         Ok(swept)
+    }
+
+    /// Starts a transaction that the following operations join (each of them in its own
+    /// savepoint, so one that fails undoes only its own changes) until [`Store::commit_group`]:
+    /// group commit of writes made together. `BEGIN IMMEDIATE`, so the group holds the write
+    /// lock from the start.
+    pub fn begin_group(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Whether a group transaction is open. SQLite may end one by itself (a full disk rolls
+    /// the whole transaction back): then the writes made in it since [`Store::begin_group`]
+    /// are gone.
+    #[must_use]
+    pub fn in_group(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Commits the group transaction (nothing to do when none is open).
+    pub fn commit_group(&mut self) -> Result<(), StoreError> {
+        if self.in_group() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    /// Rolls the group transaction back (nothing to do when none is open).
+    pub fn rollback_group(&mut self) -> Result<(), StoreError> {
+        if self.in_group() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    /// Appends `bodies` (in order) to the queue of requests for `peer` (32 bytes, opaque
+    /// here), each kept until `expiry_ms` at the latest.
+    pub fn queue_forwards(
+        &mut self,
+        peer: &[u8],
+        bodies: &[Vec<u8>],
+        expiry_ms: u64,
+    ) -> Result<(), StoreError> {
+        let expiry = to_i64(expiry_ms, "expiry")?;
+        let tx = self.conn.savepoint()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO forward_queue (peer, body, expiry) VALUES (?1, ?2, ?3)",
+            )?;
+            for body in bodies {
+                stmt.execute(params![peer, body, expiry])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The oldest queued requests for `peer` that have not expired by `now_ms`, in the order
+    /// they were queued, up to `max_bytes` of bodies (at least one when there is one): each
+    /// with its queue id.
+    pub fn queued_forwards(
+        &self,
+        peer: &[u8],
+        max_bytes: usize,
+        now_ms: u64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, body FROM forward_queue WHERE peer = ?1 AND expiry > ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![peer, to_i64(now_ms, "now")?])?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        while let Some(row) = rows.next()? {
+            let body: Vec<u8> = row.get(1)?;
+            bytes = bytes.saturating_add(body.len());
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            out.push((row.get(0)?, body));
+        }
+        Ok(out)
+    }
+
+    /// Removes queued requests by id.
+    pub fn unqueue_forwards(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.savepoint()?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM forward_queue WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes every queued request for `peer`; returns how many.
+    pub fn drop_forward_queue(&mut self, peer: &[u8]) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM forward_queue WHERE peer = ?1", [peer])?)
+    }
+
+    /// The peers with queued requests, each with how many.
+    pub fn queued_peers(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT peer, COUNT(*) FROM forward_queue GROUP BY peer")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (peer, n) = row?;
+            out.push((peer, to_u64(n)?));
+        }
+        Ok(out)
     }
 
     /// Which of `hashes` were deleted here (and have not expired since).
@@ -885,7 +1008,7 @@ impl Store {
         if hashes.is_empty() {
             return Ok(0);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let id = proof_id(&tx, proof)?;
         let mut attached = 0;
         {
@@ -963,7 +1086,7 @@ impl Store {
         hash: &str,
         proof: &[u8],
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut deleted = false;
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             let expiry: Option<i64> = tx
@@ -996,7 +1119,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let now = to_i64(now_ms, "now")?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let owner_id = Self::ensure_owner(&tx, owner, space)?;
         for token in tokens {
             tx.execute(
@@ -1020,7 +1143,7 @@ impl Store {
         owner: &PrefixedId,
         tokens: &[[u8; 36]],
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut count = 0;
         if let Some(owner_id) = Self::owner_id(&tx, owner)? {
             for token in tokens {

@@ -438,7 +438,8 @@ fn a_version_1_file_gains_tombstones() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE tombstones; DROP TABLE delete_proofs; PRAGMA user_version = 1;",
+            "DROP TABLE tombstones; DROP TABLE delete_proofs; DROP TABLE forward_queue;
+             PRAGMA user_version = 1;",
         )
         .unwrap();
     }
@@ -616,7 +617,7 @@ fn a_version_2_file_gains_delete_proofs_and_keeps_its_tombstones() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE delete_proofs; ALTER TABLE tombstones DROP COLUMN proof;
-             PRAGMA user_version = 2;",
+             DROP TABLE forward_queue; PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -634,5 +635,90 @@ fn a_version_2_file_gains_delete_proofs_and_keeps_its_tombstones() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 3);
+    assert_eq!(v, 4);
+}
+
+#[test]
+fn a_version_3_file_gains_the_forward_queue_and_keeps_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let mut s = Store::open(&path, 1 << 20).unwrap();
+        s.store(&msg(1, 0, "a", 10, 1000), false).unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE forward_queue; PRAGMA user_version = 3;")
+            .unwrap();
+    }
+    let mut s = Store::open(&path, 1 << 20).unwrap();
+    assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
+    s.queue_forwards(b"peer", &[b"x".to_vec()], 1000).unwrap();
+    assert_eq!(s.queued_peers().unwrap(), [(b"peer".to_vec(), 1)]);
+}
+
+#[test]
+fn the_forward_queue_keeps_order_per_peer_pages_by_size_and_expires() {
+    let mut s = Store::open_in_memory().unwrap();
+    let bodies: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
+    s.queue_forwards(b"p1", &bodies, 1000).unwrap();
+    s.queue_forwards(b"p2", &[b"other".to_vec()], 500).unwrap();
+    let page = s.queued_forwards(b"p1", 25, 0).unwrap();
+    assert_eq!(
+        page.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(),
+        bodies[..2]
+    );
+    // A body larger than the page still comes alone.
+    assert_eq!(s.queued_forwards(b"p1", 1, 0).unwrap().len(), 1);
+    let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+    s.unqueue_forwards(&ids).unwrap();
+    let rest = s.queued_forwards(b"p1", 1 << 20, 0).unwrap();
+    assert_eq!(
+        rest.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        bodies[2..]
+    );
+    let mut peers = s.queued_peers().unwrap();
+    peers.sort();
+    assert_eq!(peers, [(b"p1".to_vec(), 3), (b"p2".to_vec(), 1)]);
+    // Expired entries are neither handed out nor kept.
+    assert!(s.queued_forwards(b"p2", 1 << 20, 500).unwrap().is_empty());
+    s.sweep_expired(500).unwrap();
+    assert_eq!(s.queued_peers().unwrap(), [(b"p1".to_vec(), 3)]);
+    assert_eq!(s.drop_forward_queue(b"p1").unwrap(), 3);
+    assert!(s.queued_peers().unwrap().is_empty());
+}
+
+#[test]
+fn a_group_commits_its_writes_together_and_a_failed_one_undoes_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut s = Store::open(&path, 1 << 20).unwrap();
+    s.set_quota(Quota {
+        account_bytes: 1 << 20,
+        account_messages: 1,
+    });
+    let other = Store::open(&path, 1 << 20).unwrap();
+    s.begin_group().unwrap();
+    assert!(s.in_group());
+    s.store(&msg(1, 1, "a", 10, 1000), false).unwrap();
+    // Over the quota in a signed namespace: refused, and only this write is undone.
+    assert!(matches!(
+        s.store(&msg(1, 1, "b", 10, 1000), false),
+        Err(StoreError::QuotaExceeded)
+    ));
+    s.store(&msg(2, 1, "c", 10, 1000), false).unwrap();
+    // Another connection sees nothing before the commit.
+    assert!(hashes(&other, 1, 1, None, 0).is_empty());
+    s.commit_group().unwrap();
+    assert!(!s.in_group());
+    assert_eq!(hashes(&other, 1, 1, None, 0), ["a"]);
+    assert_eq!(hashes(&other, 2, 1, None, 0), ["c"]);
+    // A rolled-back group leaves nothing.
+    s.begin_group().unwrap();
+    s.store(&msg(3, 1, "d", 10, 1000), false).unwrap();
+    s.rollback_group().unwrap();
+    assert!(hashes(&s, 3, 1, None, 0).is_empty());
+    // Outside a group each write commits by itself.
+    s.store(&msg(3, 1, "e", 10, 1000), false).unwrap();
+    assert_eq!(hashes(&other, 3, 1, None, 0), ["e"]);
 }
