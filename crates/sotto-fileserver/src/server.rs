@@ -1,5 +1,7 @@
 //! The file server process: the plain-HTTP shell of `sotto-transport`, the routes, onion v4
 //! requests opened with the server's own key, the expiry sweep.
+// A refusal is the whole answer (`Reply`), built once per request: its size does not matter.
+#![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -231,7 +231,7 @@ fn upload_download_info_extend_and_dedup() {
     let again = request(
         srv.addr,
         "POST",
-        &format!("/file"),
+        "/file",
         &[("X-FS-TTL", "60")],
         &data,
         None,
