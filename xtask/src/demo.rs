@@ -71,7 +71,12 @@ impl From<&DemoArgs> for Options {
 /// Runs the demo.
 pub fn demo(args: &DemoArgs) -> Result<bool> {
     let opts = Options::from(args);
-    build(&["sotto-cli", "sotto-node", "sotto-directory"])?;
+    build(&[
+        "sotto-cli",
+        "sotto-node",
+        "sotto-directory",
+        "sotto-fileserver",
+    ])?;
     let started = if is_running(&opts.dir) {
         println!(
             "reusing the testnet running in {} (`cargo xtask testnet status{}` shows it)",

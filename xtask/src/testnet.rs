@@ -117,6 +117,14 @@ fn status(net: &mut Testnet) -> String {
         net.directory.addr,
         hex(&net.directory.pubkey.0)
     );
+    if let Some(fs) = &net.file_server {
+        out.push_str(&format!(
+            "fileserver  http://{}  {}  log {}\n",
+            fs.addr,
+            hex(&fs.pubkey.0),
+            fs.log_path().display()
+        ));
+    }
     for node in &mut net.nodes {
         let key = hex(&node.pubkey.0);
         let swarm = listed
@@ -185,7 +193,7 @@ fn execute(net: &mut Testnet, line: &str) -> String {
 }
 
 fn supervise(opts: &Options) -> Result<bool> {
-    build(&["sotto-node", "sotto-directory"])?;
+    build(&["sotto-node", "sotto-directory", "sotto-fileserver"])?;
     let net = Supervisor::start(&opts.dir, opts.nodes, opts.port)?;
     println!(
         "control it from another terminal: cargo xtask testnet status|add|kill node-03|restart node-03"
@@ -236,7 +244,8 @@ pub(crate) struct Supervisor {
 
 impl Supervisor {
     /// Clears `dir`, starts a directory and `nodes` nodes (built beforehand), waits until the
-    /// directory lists them all, writes `dir/network.json`, prints what runs where and opens the
+    /// directory lists them all, starts a file server, writes `dir/network.json` (naming the
+    /// file server's URL and key), prints what runs where and opens the
     /// control socket.
     pub(crate) fn start(dir: &Path, nodes: usize, port: u16) -> Result<Self> {
         if is_running(dir) {
@@ -261,6 +270,10 @@ impl Supervisor {
         if let Err(e) = net.wait_ready(Duration::from_secs(90)) {
             eprintln!("{}", net.logs_tail(15));
             bail!("the testnet did not come up: {e}");
+        }
+        if let Err(e) = net.start_file_server("") {
+            eprintln!("{}", net.logs_tail(15));
+            bail!("the file server did not start: {e}");
         }
         let network_file = dir.join("network.json");
         std::fs::write(

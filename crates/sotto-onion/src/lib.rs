@@ -8,6 +8,7 @@ pub mod path;
 mod peel;
 pub mod relay_error;
 mod response;
+mod server;
 pub mod url;
 mod v4;
 
@@ -20,6 +21,7 @@ pub use hop::{EncType, HopKey, X25519Keypair};
 pub use peel::{Decision, FinalDestination, OnionRequest, OpenedLayer, Protocol, RelayToServer};
 pub use relay_error::RelayError;
 pub use response::{ReplyBody, ReplyOptions, ResponseKey, V3Response, seal_v3, v3_plaintext};
+pub use server::{INVALID_V4_REQUEST, OpenedV4, V4ReplyKey, open_v4};
 pub use v4::{Headers, V4_TARGET, V4Request, V4Response};
 
 /// The most hops a request may have crossed when a node receives it; beyond it the node

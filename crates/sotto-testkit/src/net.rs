@@ -128,6 +128,8 @@ pub enum Role {
     Directory,
     /// A service node.
     Node,
+    /// The file server ([`Testnet::start_file_server`]).
+    FileServer,
 }
 
 /// One process of the network.
@@ -176,6 +178,8 @@ pub struct Testnet {
     pub directory: Process,
     /// The nodes, in order.
     pub nodes: Vec<Process>,
+    /// The file server, once [`Testnet::start_file_server`] started it.
+    pub file_server: Option<Process>,
 }
 
 /// Polls the async `check` every 100 ms until it gives a value, or fails with
@@ -288,6 +292,7 @@ impl Testnet {
             cfg,
             directory,
             nodes: Vec::new(),
+            file_server: None,
         };
         net.spawn_directory()?;
         for _ in 0..net.cfg.nodes {
@@ -366,6 +371,54 @@ impl Testnet {
         Ok(index)
     }
 
+    /// Starts a file server (`sotto-fileserver` from the binary directory, see
+    /// [`fileserver_binary`]) on `127.S.0.2`, port `port + 10`, plain HTTP, with rate limits
+    /// far above what tests send, and waits until it accepts connections. `extra_config` is
+    /// appended to its configuration (e.g. `quota_bytes = 1000`). The network file then names
+    /// it ([`Self::network_file`]).
+    pub fn start_file_server(&mut self, extra_config: &str) -> Result<&Process, NetError> {
+        let bin = self.cfg.bin_dir.join("sotto-fileserver");
+        if !bin.exists() {
+            return Err(NetError::MissingBinary(bin));
+        }
+        let addr = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(127, self.cfg.subnet, 0, 2),
+            self.cfg.port + 10,
+        ));
+        let data_dir = self.cfg.dir.join("fileserver");
+        let pubkey = identity(&data_dir)?;
+        let config = data_dir.join("fileserver.toml");
+        let text = format!(
+            "data_dir = {:?}\nlisten = \"{addr}\"\nrequests_per_s_per_ip = 2000\nrequest_burst_per_ip = 4000\n{extra_config}\n",
+            data_dir.display().to_string(),
+        );
+        write_private(&config, &text)?;
+        let mut p = Process {
+            name: "fileserver".into(),
+            role: Role::FileServer,
+            addr,
+            pubkey,
+            data_dir,
+            config,
+            child: None,
+        };
+        Self::spawn(&bin, &self.cfg.log_filter, &mut p)?;
+        let started = wait_until("the file server listens", Duration::from_secs(20), || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+        });
+        let p = self.file_server.insert(p);
+        started?;
+        Ok(p)
+    }
+
+    /// The file server's base URL (`http://127.S.0.2:PORT`), once started.
+    #[must_use]
+    pub fn file_server_url(&self) -> Option<String> {
+        self.file_server
+            .as_ref()
+            .map(|p| format!("http://{}", p.addr))
+    }
+
     fn node(&mut self, index: usize) -> Result<&mut Process, NetError> {
         self.nodes.get_mut(index).ok_or(NetError::NoSuchNode(index))
     }
@@ -431,21 +484,38 @@ impl Testnet {
     /// addresses (`"spread": "address"`) and not to keep hops out of the target's and their own
     /// swarm (`"avoid_swarms": false`), which a public network's defaults require.
     #[must_use]
+    ///
+    /// With a file server running, the file also names it: `"file_server": {"url":
+    /// "http://…", "pubkey": Ed25519 hex}` (clients derive its X25519 key, as Session clients
+    /// do from an attachment URL's `p=`).
     pub fn network_file(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut file = serde_json::json!({
             "directory": self.directory.addr.to_string(),
             "directory_pubkey": hex::encode(self.directory.pubkey.as_bytes()),
             "nodes_hint": self.nodes.iter().map(|n| n.addr.to_string()).collect::<Vec<_>>(),
             "spread": "address",
             "avoid_swarms": false,
-        })
+        });
+        if let (Some(fs), Some(obj)) = (&self.file_server, file.as_object_mut()) {
+            obj.insert(
+                "file_server".into(),
+                serde_json::json!({
+                    "url": format!("http://{}", fs.addr),
+                    "pubkey": hex::encode(fs.pubkey.as_bytes()),
+                }),
+            );
+        }
+        file
     }
 
     /// The last `lines` lines of every process's log, for a failing test.
     #[must_use]
     pub fn logs_tail(&self, lines: usize) -> String {
         let mut out = String::new();
-        for p in std::iter::once(&self.directory).chain(&self.nodes) {
+        for p in std::iter::once(&self.directory)
+            .chain(&self.nodes)
+            .chain(&self.file_server)
+        {
             let text = fs::read_to_string(p.log_path()).unwrap_or_default();
             let all: Vec<&str> = text.lines().collect();
             let _ = writeln!(out, "==== {} ({}) ====", p.name, p.addr);
@@ -548,6 +618,7 @@ impl Drop for Testnet {
             .nodes
             .iter_mut()
             .chain(std::iter::once(&mut self.directory))
+            .chain(self.file_server.as_mut())
         {
             if let Some(mut child) = p.child.take() {
                 let _ = child.kill();
@@ -613,7 +684,25 @@ pub fn node_binaries() -> Result<PathBuf, NetError> {
         .map_err(NetError::Build)
 }
 
+/// [`node_binaries`], with `sotto-fileserver` built there too (for tests that call
+/// [`Testnet::start_file_server`]).
+pub fn fileserver_binary() -> Result<PathBuf, NetError> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let dir = node_binaries()?;
+    if std::env::var_os("SOTTO_BIN_DIR").is_some() {
+        return Ok(dir);
+    }
+    BUILT
+        .get_or_init(|| build_packages(&["sotto-fileserver"]))
+        .clone()
+        .map_err(NetError::Build)
+}
+
 fn build_node_binaries() -> Result<PathBuf, String> {
+    build_packages(&["sotto-node", "sotto-directory"])
+}
+
+fn build_packages(packages: &[&str]) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("locating the test binary: {e}"))?;
     let dir = exe
         .parent()
@@ -622,14 +711,11 @@ fn build_node_binaries() -> Result<PathBuf, String> {
         .to_owned();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-p",
-        "sotto-node",
-        "-p",
-        "sotto-directory",
-        "--bins",
-    ]);
+    cmd.arg("build");
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    cmd.arg("--bins");
     if dir.file_name() == Some("release".as_ref()) {
         cmd.arg("--release");
     }
@@ -638,7 +724,7 @@ fn build_node_binaries() -> Result<PathBuf, String> {
         .status()
         .map_err(|e| format!("running cargo build: {e}"))?;
     if !status.success() {
-        return Err("cargo build -p sotto-node -p sotto-directory failed".to_owned());
+        return Err(format!("cargo build -p {} failed", packages.join(" -p ")));
     }
     Ok(dir)
 }

@@ -111,13 +111,13 @@ pub type Admission = Arc<dyn Fn(&RequestHead<'_>) -> Result<(), Response> + Send
 
 /// Open connections, in total and per address.
 #[derive(Debug, Default)]
-struct ConnTable {
+pub(crate) struct ConnTable {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
 }
 
 /// One admitted connection; gives its place back when dropped.
-struct ConnSlot {
+pub(crate) struct ConnSlot {
     table: Arc<Mutex<ConnTable>>,
     ip: IpAddr,
 }
@@ -129,7 +129,11 @@ fn lock(table: &Mutex<ConnTable>) -> std::sync::MutexGuard<'_, ConnTable> {
 }
 
 impl ConnSlot {
-    fn acquire(table: &Arc<Mutex<ConnTable>>, ip: IpAddr, limits: &ServerLimits) -> Option<Self> {
+    pub(crate) fn acquire(
+        table: &Arc<Mutex<ConnTable>>,
+        ip: IpAddr,
+        limits: &ServerLimits,
+    ) -> Option<Self> {
         let mut t = lock(table);
         let mine = t.per_ip.get(&ip).copied().unwrap_or(0);
         if t.total >= limits.max_connections || mine >= limits.max_connections_per_ip {
@@ -158,10 +162,10 @@ impl Drop for ConnSlot {
 }
 
 /// When a connection last finished a request, and how many it has in progress.
-struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-    in_flight: AtomicUsize,
+pub(crate) struct Activity {
+    pub(crate) start: Instant,
+    pub(crate) last_ms: AtomicU64,
+    pub(crate) in_flight: AtomicUsize,
 }
 
 impl Activity {
@@ -169,7 +173,7 @@ impl Activity {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn idle_for(&self) -> Option<Duration> {
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
         (self.in_flight.load(Ordering::SeqCst) == 0).then(|| {
             Duration::from_millis(
                 self.now_ms()
@@ -180,10 +184,10 @@ impl Activity {
 }
 
 /// Marks a request in progress until dropped.
-struct Busy(Arc<Activity>);
+pub(crate) struct Busy(Arc<Activity>);
 
 impl Busy {
-    fn new(activity: &Arc<Activity>) -> Self {
+    pub(crate) fn new(activity: &Arc<Activity>) -> Self {
         activity.in_flight.fetch_add(1, Ordering::SeqCst);
         Self(Arc::clone(activity))
     }
@@ -421,7 +425,7 @@ where
     handler(request).await
 }
 
-fn is_transient(e: &std::io::Error) -> bool {
+pub(crate) fn is_transient(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::ConnectionAborted

@@ -25,6 +25,35 @@ pub struct NetworkFile {
     /// Whether paths must avoid the target's and the user's own swarm (`"avoid_swarms"`): a
     /// testnet with one swarm sets `false`. Overrides [`super::OnionConfig::avoid_swarms`].
     pub avoid_swarms: Option<bool>,
+    /// The network's file server, if it names one (`"file_server": {"url": "http://host:port",
+    /// "pubkey": Ed25519 hex}`); [`FileServerEntry::onion_server`] gives what
+    /// [`super::OnionNetwork::server_request`] needs.
+    pub file_server: Option<FileServerEntry>,
+}
+
+/// A file server named by the network file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileServerEntry {
+    /// Its base URL, `http(s)://host[:port]`.
+    pub url: String,
+    /// Its Ed25519 key (its X25519 key, which onion requests are encrypted to, is derived
+    /// from it).
+    pub pubkey: Ed25519PublicKey,
+}
+
+impl FileServerEntry {
+    /// The server as onion requests address it.
+    ///
+    /// # Errors
+    /// [`super::ServerUrlError`] when the URL or key is unusable (checked by
+    /// [`NetworkFile::parse`], so not for a parsed file).
+    pub fn onion_server(&self) -> Result<super::OnionServer, super::ServerUrlError> {
+        let x25519 = self
+            .pubkey
+            .to_x25519()
+            .map_err(|_| super::ServerUrlError::Key)?;
+        super::OnionServer::new(&self.url, x25519)
+    }
 }
 
 /// Why a network file could not be used.
@@ -126,12 +155,29 @@ impl NetworkFile {
                 )));
             }
         };
+        let file_server = match raw.file_server {
+            None => None,
+            Some(raw) => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(raw.pubkey.as_bytes(), &mut key)
+                    .map_err(|_| malformed("file_server.pubkey is not 64 hex digits".to_owned()))?;
+                let entry = FileServerEntry {
+                    url: raw.url,
+                    pubkey: Ed25519PublicKey(key),
+                };
+                entry
+                    .onion_server()
+                    .map_err(|e| malformed(format!("file_server: {}", short(&e.to_string()))))?;
+                Some(entry)
+            }
+        };
         Ok(Self {
             directory,
             directory_pubkey,
             nodes_hint,
             spread,
             avoid_swarms: raw.avoid_swarms,
+            file_server,
         })
     }
 
@@ -163,6 +209,12 @@ impl NetworkFile {
         if let Some(avoid) = self.avoid_swarms {
             json.insert("avoid_swarms".into(), avoid.into());
         }
+        if let Some(fs) = &self.file_server {
+            json.insert(
+                "file_server".into(),
+                serde_json::json!({"url": fs.url, "pubkey": hex::encode(fs.pubkey.as_bytes())}),
+            );
+        }
         let json = serde_json::Value::Object(json);
         json.to_string()
     }
@@ -183,6 +235,14 @@ struct RawFile {
     spread: Option<String>,
     #[serde(default)]
     avoid_swarms: Option<bool>,
+    #[serde(default)]
+    file_server: Option<RawFileServer>,
+}
+
+#[derive(Deserialize)]
+struct RawFileServer {
+    url: String,
+    pubkey: String,
 }
 
 fn malformed(why: String) -> NetworkFileError {
@@ -220,6 +280,29 @@ mod tests {
         assert_eq!(file.spread, Some(SpreadRule::DistinctAddress));
         assert_eq!(file.avoid_swarms, Some(false));
         assert_eq!(NetworkFile::parse(file.to_json().as_bytes()).unwrap(), file);
+    }
+
+    #[test]
+    fn the_file_server_entry_is_read_and_checked() {
+        let with = good().replace(
+            '}',
+            &format!(r#","file_server":{{"url":"http://127.0.0.2:22030","pubkey":"{KEY}"}}}}"#),
+        );
+        let file = NetworkFile::parse(with.as_bytes()).unwrap();
+        let fs = file.file_server.clone().unwrap();
+        assert_eq!(fs.url, "http://127.0.0.2:22030");
+        let server = fs.onion_server().unwrap();
+        assert_eq!(server.port, Some(22030));
+        assert_eq!(server.x25519, fs.pubkey.to_x25519().unwrap());
+        assert_eq!(NetworkFile::parse(file.to_json().as_bytes()).unwrap(), file);
+        for bad in [
+            format!(r#"{{"url":"ftp://x","pubkey":"{KEY}"}}"#),
+            r#"{"url":"http://x","pubkey":"abcd"}"#.to_owned(),
+            r#"{"url":"http://x"}"#.to_owned(),
+        ] {
+            let text = good().replace('}', &format!(r#","file_server":{bad}}}"#));
+            assert!(NetworkFile::parse(text.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

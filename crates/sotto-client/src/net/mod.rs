@@ -49,6 +49,7 @@ mod file;
 pub mod guards;
 mod onion;
 mod paths;
+mod server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,8 +58,9 @@ use std::time::Duration;
 use sotto_swarm::NodeListing;
 
 pub use cache::{CacheFileError, NodeCache};
-pub use file::{NetworkFile, NetworkFileError};
+pub use file::{FileServerEntry, NetworkFile, NetworkFileError};
 pub use onion::OnionNetwork;
+pub use server::{OnionServer, ServerUrlError};
 
 /// A node cache older than this is refreshed (spec §4.5: 2 h).
 pub const CACHE_EXPIRY: Duration = Duration::from_secs(2 * 3600);

@@ -11,7 +11,7 @@ use sotto_onion::path::{
     NODE_FAILURE_THRESHOLD, PathAction, PathNode, PathState, Reply, RequestAction, RequestInfo,
     RetryReason, SwarmInfo, handle_error, retry_delay,
 };
-use sotto_onion::{Destination, EncType, NodeKeys};
+use sotto_onion::{Destination, EncType, NodeKeys, ServerDestination, V4Request, V4Response};
 use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
 use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 use sotto_rpc::{AccountId, Encoding, Method, Request};
@@ -22,6 +22,7 @@ use super::cache::{self, NodeCache};
 use super::file::NetworkFile;
 use super::guards::{GUARD_RETRY_INTERVAL, Guards};
 use super::paths;
+use super::server::OnionServer;
 use super::{
     CACHE_EXPIRY, CACHE_MIN_LIFETIME, GUARD_PROBE_TIMEOUT, Hop, MAX_421_REFRESHES, MAX_ATTEMPTS,
     MAX_ERROR_TEXT, MAX_GUARD_PROBES, MAX_TRACES, MIN_CACHE_SIZE, OnionConfig, SMALL_CACHE_REFRESH,
@@ -168,10 +169,40 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Where one request goes.
+enum Target<'a> {
+    /// A storage RPC for a listed node.
+    Node {
+        /// The node, as the signed list gives it.
+        node: NodeListing,
+        /// The account the RPC is for (its swarm is kept off the path).
+        account: AccountId,
+        /// The RPC body.
+        rpc: &'a [u8],
+    },
+    /// A v4 request to a server, proxied by the path's exit.
+    Server {
+        /// The server.
+        server: &'a OnionServer,
+        /// The encoded v4 request.
+        request: &'a [u8],
+    },
+}
+
+/// What a request brought back.
+enum Delivered {
+    /// A storage RPC's body (status 200).
+    Rpc(String),
+    /// A server's v4 response, whatever its code.
+    Server(V4Response),
+}
+
 /// How the attempt ended.
 enum Answer {
     /// The target answered 200: its body.
     Ok(String),
+    /// The server answered (any code): its v4 response.
+    Server(V4Response),
     /// The target answered 421 (its body is not trusted, so not kept).
     WrongSwarm,
     /// Anything else.
@@ -700,10 +731,10 @@ impl OnionNetwork {
     ///
     /// # Errors
     /// [`NetworkError::NoPath`] when no path can: never a path through the target.
+    /// A server target (`None`) only keeps the user's own swarm off the path.
     fn choose_path(
         &self,
-        target: &NodeListing,
-        account: AccountId,
+        target: Option<(&NodeListing, AccountId)>,
     ) -> Result<OnionPath, NetworkError> {
         let config = &self.inner.config;
         let mut state = lock(&self.inner.state);
@@ -711,22 +742,24 @@ impl OnionNetwork {
         let turn = state.turn;
         let mut exclude = state.bad();
         let mut swarms = state.own_swarm(config.avoid_swarms);
-        if config.avoid_swarms {
-            swarms.extend(
-                state
-                    .cache
-                    .swarm_for(account.key())
-                    .into_iter()
-                    .map(NodeListing::pubkey_ed25519),
-            );
+        if let Some((target, account)) = target {
+            if config.avoid_swarms {
+                swarms.extend(
+                    state
+                        .cache
+                        .swarm_for(account.key())
+                        .into_iter()
+                        .map(NodeListing::pubkey_ed25519),
+                );
+            }
+            exclude.extend(paths::excluded_for_target(
+                &state.cache.nodes,
+                target.pubkey_ed25519(),
+                target.public_ip(),
+                config.spread,
+                std::iter::empty(),
+            ));
         }
-        exclude.extend(paths::excluded_for_target(
-            &state.cache.nodes,
-            target.pubkey_ed25519(),
-            target.public_ip(),
-            config.spread,
-            std::iter::empty(),
-        ));
         exclude.extend(swarms);
         let guards: Vec<NodeListing> = state.guards.usable().into_iter().cloned().collect();
         let usable: Vec<&OnionPath> = state
@@ -780,19 +813,66 @@ impl OnionNetwork {
         target: &SwarmNode,
         rpc: &[u8],
     ) -> Result<String, NetworkError> {
-        let timeout = self.inner.config.request_timeout;
-        let started = Instant::now();
-        let deadline = started + timeout;
         // Only nodes of the signed list, with the keys and address it gives (its X25519 key
         // derived from the Ed25519 key), whatever the caller passed.
-        let target = lock(&self.inner.state)
+        let node = lock(&self.inner.state)
             .cache
             .get(&target.pubkey_ed25519)
             .cloned()
             .ok_or(NetworkError::UnlistedNode)?;
-        let target_keys = NodeKeys {
-            ed25519: target.pubkey_ed25519(),
-            x25519: target.pubkey_x25519(),
+        let target = Target::Node { node, account, rpc };
+        match self
+            .send_to(method, &target, self.inner.config.request_timeout)
+            .await?
+        {
+            Delivered::Rpc(body) => Ok(body),
+            Delivered::Server(_) => Err(failure("a node answered like a server")),
+        }
+    }
+
+    /// Sends a v4 request to `server` through a 3-hop onion path (the path's exit proxies it
+    /// to the server's `/oxen/v4/lsrpc`), with the same retries, strikes and path policy as
+    /// storage RPCs, and returns the server's v4 response whatever its code. `timeout`
+    /// bounds the whole request, retries included (each attempt gets half of it, at least a
+    /// second); large uploads need more than [`super::OnionConfig::request_timeout`].
+    ///
+    /// # Errors
+    /// [`NetworkError::NoPath`] when no path can be built, [`NetworkError::Timeout`] or
+    /// another [`NetworkError`] when every attempt failed before the server answered.
+    pub async fn server_request(
+        &self,
+        server: &OnionServer,
+        request: &V4Request,
+        timeout: Duration,
+    ) -> Result<V4Response, NetworkError> {
+        let encoded = request.encode();
+        let target = Target::Server {
+            server,
+            request: &encoded,
+        };
+        match self.send_to("server", &target, timeout).await? {
+            Delivered::Server(response) => Ok(response),
+            Delivered::Rpc(_) => Err(failure("a server answered like a node")),
+        }
+    }
+
+    /// The request loop: one attempt per path until the target answers or the attempts,
+    /// or `timeout`, run out.
+    async fn send_to(
+        &self,
+        method: &'static str,
+        target: &Target<'_>,
+        timeout: Duration,
+    ) -> Result<Delivered, NetworkError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let node_target = match target {
+            Target::Node { node, account, .. } => Some((node, *account)),
+            Target::Server { .. } => None,
+        };
+        let traced = match target {
+            Target::Node { node, .. } => Hop::of(node),
+            Target::Server { server, .. } => server_hop(server),
         };
         let mut retry: Option<RetryReason> = None;
         let mut last: Option<NetworkError> = None;
@@ -806,7 +886,7 @@ impl OnionNetwork {
             if let Err(e) = self.upkeep().await {
                 tracing::info!(error = %e, "path upkeep failed");
             }
-            let path = match self.choose_path(&target, account) {
+            let path = match self.choose_path(node_target) {
                 Ok(path) => path,
                 Err(e) => {
                     let usable = !lock(&self.inner.state).guards.usable().is_empty();
@@ -821,16 +901,17 @@ impl OnionNetwork {
             };
             let sent = Instant::now();
             let per_attempt = (timeout / 2).max(Duration::from_secs(1)).min(remaining);
-            let answer = self.attempt(&path, target_keys, rpc, per_attempt).await;
+            let answer = self.attempt(&path, target, per_attempt).await;
             let status = match &answer {
                 Answer::Ok(_) => Some(200),
+                Answer::Server(r) => Some(r.code),
                 Answer::WrongSwarm => Some(421),
                 Answer::Failed(f) => f.status,
             };
             lock(&self.inner.state).record(Trace {
                 method,
                 path: path.nodes.iter().map(Hop::of).collect(),
-                target: Hop::of(&target),
+                target: traced.clone(),
                 status,
                 elapsed_ms: elapsed_ms(sent),
                 attempt,
@@ -838,22 +919,33 @@ impl OnionNetwork {
             let failed = match answer {
                 Answer::Ok(body) => {
                     self.save_guards();
-                    return Ok(body);
+                    return Ok(Delivered::Rpc(body));
+                }
+                Answer::Server(response) => {
+                    self.save_guards();
+                    return Ok(Delivered::Server(response));
                 }
                 Answer::WrongSwarm => {
                     self.save_guards();
-                    return self.wrong_swarm(account, &target, deadline).await;
+                    let Some((node, account)) = node_target else {
+                        return Err(NetworkError::Status(421));
+                    };
+                    return self
+                        .wrong_swarm(account, node, deadline)
+                        .await
+                        .map(Delivered::Rpc);
                 }
                 Answer::Failed(failed) => failed,
             };
             // The exit could not reach the target: the target is down, not the path.
             if let Some(text) = &failed.body
-                && names_node(text) == Some(target.pubkey_ed25519())
+                && let Some((node, _)) = node_target
+                && names_node(text) == Some(node.pubkey_ed25519())
             {
                 self.save_guards();
                 return Err(failure(format!(
                     "swarm node {} is unreachable: {}",
-                    Hop::of(&target),
+                    Hop::of(node),
                     text.lines().last().unwrap_or_default()
                 )));
             }
@@ -871,7 +963,13 @@ impl OnionNetwork {
                 body: policy_body.as_deref(),
                 decryption_failed: failed.decryption_failed,
             };
-            let action = self.apply_policy(&path, retry, &reply, failed.connection_failed);
+            let action = self.apply_policy(
+                &path,
+                retry,
+                &reply,
+                failed.connection_failed,
+                node_target.is_some(),
+            );
             last = Some(failed.to_error(path.nodes.first()));
             match action {
                 RequestAction::Retry { reason, .. } => retry = Some(reason),
@@ -887,13 +985,7 @@ impl OnionNetwork {
     }
 
     /// One attempt: builds the onion, POSTs it to the guard, reads the answer.
-    async fn attempt(
-        &self,
-        path: &OnionPath,
-        target: NodeKeys,
-        rpc: &[u8],
-        timeout: Duration,
-    ) -> Answer {
+    async fn attempt(&self, path: &OnionPath, target: &Target<'_>, timeout: Duration) -> Answer {
         let keys: Vec<NodeKeys> = path
             .nodes
             .iter()
@@ -902,11 +994,28 @@ impl OnionNetwork {
                 x25519: n.pubkey_x25519(),
             })
             .collect();
+        let destination = match target {
+            Target::Node { node, rpc, .. } => Destination::Node {
+                node: NodeKeys {
+                    ed25519: node.pubkey_ed25519(),
+                    x25519: node.pubkey_x25519(),
+                },
+                rpc,
+            },
+            Target::Server { server, request } => Destination::Server(ServerDestination {
+                host: &server.host,
+                port: Some(server.port_or_default()),
+                protocol: server.protocol,
+                target: sotto_onion::V4_TARGET,
+                x25519: server.x25519,
+                request,
+            }),
+        };
         let (Some(guard), Ok(onion)) = (
             path.nodes.first(),
             sotto_onion::build_with(
                 &keys,
-                &Destination::Node { node: target, rpc },
+                &destination,
                 EncType::XChaCha20,
                 if self.inner.config.size_buckets {
                     sotto_onion::Padding::SizeBuckets
@@ -942,6 +1051,16 @@ impl OnionNetwork {
         if resp.status != 200 {
             return Answer::Failed(hop_error(&onion.hop_keys, resp.status, &resp.body));
         }
+        if matches!(target, Target::Server { .. }) {
+            return match onion.response_key.open_v4(&resp.body) {
+                Ok(v4) => Answer::Server(v4),
+                Err(_) => Answer::Failed(Failed {
+                    status: Some(200),
+                    decryption_failed: true,
+                    ..Failed::default()
+                }),
+            };
+        }
         match onion.response_key.open_v3(&resp.body) {
             Ok(v3) if v3.status == 200 => Answer::Ok(v3.body),
             // The body (the swarm the node names) is never used.
@@ -963,6 +1082,7 @@ impl OnionNetwork {
         retry: Option<RetryReason>,
         reply: &Reply<'_>,
         connection_failed: bool,
+        to_node: bool,
     ) -> RequestAction {
         let config = &self.inner.config;
         let mut state = lock(&self.inner.state);
@@ -992,9 +1112,13 @@ impl OnionNetwork {
             .iter()
             .any(|n| !exclude.contains(&n.pubkey_ed25519()));
         let request = RequestInfo {
-            to_node: true,
+            to_node,
             retry,
-            swarm: SwarmInfo::Cached { other_node: true },
+            swarm: if to_node {
+                SwarmInfo::Cached { other_node: true }
+            } else {
+                SwarmInfo::None
+            },
         };
         let outcome = handle_error(&view, &request, reply, spare);
         for (node, strikes) in current.nodes.iter().zip(&outcome.node_failures) {
@@ -1098,6 +1222,19 @@ impl OnionNetwork {
             "a 421 the signed node list does not confirm"
         );
         Err(NetworkError::WrongSwarmUnconfirmed { refreshes })
+    }
+}
+
+/// A server as a trace shows it: its X25519 key and, when its host is an IP address, its
+/// address (else the unspecified address with its port).
+fn server_hop(server: &OnionServer) -> Hop {
+    let ip = server
+        .host
+        .parse()
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    Hop {
+        ed25519: hex::encode(server.x25519.0),
+        addr: SocketAddr::new(ip, server.port_or_default()),
     }
 }
 
