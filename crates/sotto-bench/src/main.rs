@@ -7,6 +7,7 @@ mod harness;
 mod messages;
 mod node;
 mod onion;
+mod ratelimit;
 mod rpc;
 
 use std::process::ExitCode;
@@ -49,6 +50,12 @@ const BENCHES: &[Bench] = &[
         "onion",
         "onion layer peels (1 KiB, per enc_type) vs X25519; 3-hop onion builds",
         onion::run,
+    ),
+    (
+        "ratelimit",
+        "per-address token buckets (sotto-transport) vs governor's keyed limiter: one address, \
+         10,000 addresses, a flood of new addresses",
+        ratelimit::run,
     ),
     (
         "rpc",

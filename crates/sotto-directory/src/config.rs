@@ -63,14 +63,7 @@ pub const DEFAULT_RATES: Rates = Rates {
     },
 };
 
-/// A token bucket's refill rate and size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rate {
-    /// Requests per second, on average.
-    pub per_s: u32,
-    /// Requests at once.
-    pub burst: u32,
-}
+pub use sotto_transport::ratelimit::Rate;
 
 /// The rate limits on every route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -205,7 +205,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let admission: AdmitRequest = {
         let shared = Arc::clone(&shared);
         Arc::new(move |head| {
-            let now = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let now = u64::try_from(shared.started.elapsed().as_micros()).unwrap_or(u64::MAX);
             let allowed = shared
                 .limiter
                 .lock()

@@ -65,15 +65,17 @@ pub fn server_limits(max_connections: usize, max_connections_per_ip: usize) -> S
 /// costs before its body is read: one, and one per [`BYTES_PER_TOKEN`] bytes, at most a full
 /// bucket. The rest of [`request_cost`] is charged once the body is parsed.
 #[must_use]
-pub fn admission_cost(content_length: Option<u64>) -> u64 {
+pub fn admission_cost(content_length: Option<u64>) -> u32 {
     let bytes = content_length.unwrap_or(0) / BYTES_PER_TOKEN as u64;
-    bytes.saturating_add(1).min(crate::ratelimit::BUCKET_SIZE)
+    u32::try_from(bytes.saturating_add(1))
+        .unwrap_or(u32::MAX)
+        .min(crate::ratelimit::BUCKET_SIZE)
 }
 
 /// The rate-limit tokens a parsed `/storage_rpc/v1` request of `body_len` bytes costs: one per
 /// subrequest and one per [`BYTES_PER_TOKEN`] bytes of body, at most a full bucket.
 #[must_use]
-pub fn request_cost(request: &sotto_rpc::Request, body_len: usize) -> u64 {
+pub fn request_cost(request: &sotto_rpc::Request, body_len: usize) -> u32 {
     let subrequests = match request {
         sotto_rpc::Request::Batch(b) => b.requests.len(),
         sotto_rpc::Request::Sequence(b) => b.requests.len(),
@@ -81,8 +83,8 @@ pub fn request_cost(request: &sotto_rpc::Request, body_len: usize) -> u64 {
     }
     .max(1);
     let tokens = subrequests.saturating_add(body_len / BYTES_PER_TOKEN);
-    u64::try_from(tokens)
-        .unwrap_or(u64::MAX)
+    u32::try_from(tokens)
+        .unwrap_or(u32::MAX)
         .min(crate::ratelimit::BUCKET_SIZE)
 }
 
@@ -195,7 +197,7 @@ impl Node {
     pub(crate) fn charge_client(
         &self,
         ip: IpAddr,
-        tokens: u64,
+        tokens: u32,
         now_ms: u64,
     ) -> Result<(), NodeError> {
         if tokens == 0

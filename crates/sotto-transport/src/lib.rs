@@ -4,6 +4,7 @@ mod client;
 mod error;
 pub mod identity;
 mod message;
+pub mod ratelimit;
 mod server;
 mod stream;
 pub mod target;
