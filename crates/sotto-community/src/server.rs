@@ -1,19 +1,14 @@
 //! The HTTP shell: the plain-HTTP server from `sotto-transport` (connection caps, deadlines,
 //! per-address admission, body caps) around [`Community::handle`].
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
+use sotto_transport::ratelimit::{PerAddress, Rate};
 use sotto_transport::{Admission, Request, Response, ServerLimits, serve_plain_with};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::{ApiRequest, Community, CommunityError, CommunityOptions, join_link};
-
-/// Most client addresses tracked by the admission buckets; beyond, the table is cleared.
-const MAX_TRACKED: usize = 65_536;
 
 /// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -25,35 +20,6 @@ pub enum RunError {
     /// Binding or accepting failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Token buckets per client address.
-struct Buckets {
-    table: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-    per_s: f64,
-    burst: f64,
-}
-
-impl Buckets {
-    fn take(&self, ip: IpAddr) -> bool {
-        let mut table = self
-            .table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if table.len() >= MAX_TRACKED && !table.contains_key(&ip) {
-            table.clear();
-        }
-        let now = Instant::now();
-        let (tokens, last) = table.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_s).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// Converts a transport request into an API request.
@@ -69,13 +35,12 @@ pub async fn serve(
     config: &Config,
 ) -> std::io::Result<()> {
     let limits = ServerLimits::new(config.max_body);
-    let buckets = Arc::new(Buckets {
-        table: Mutex::new(HashMap::new()),
-        per_s: f64::from(config.requests_per_s_per_ip),
-        burst: f64::from(config.request_burst_per_ip),
+    let limiter = PerAddress::new(Rate {
+        per_s: config.requests_per_s_per_ip,
+        burst: config.request_burst_per_ip,
     });
     let admission: Admission = Arc::new(move |head| {
-        if buckets.take(head.peer.ip()) {
+        if limiter.allow(head.peer.ip()) {
             Ok(())
         } else {
             Err(Response::text(429, "Too many requests"))

@@ -3,16 +3,15 @@
 // A refusal is the whole answer (`Reply`), built once per request: its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sotto_crypto::OsRng;
 use sotto_onion::{V4Response, X25519Keypair, open_v4};
+use sotto_transport::ratelimit::{PerAddress, Rate};
 use sotto_transport::{
     Admission, BodyReader, RequestHead, Response, ResponseBody, ServerLimits, StreamRequest,
     StreamResponse, serve_http_streaming,
@@ -104,35 +103,6 @@ enum Body {
     Stream(BodyReader),
     /// An onion request's body (already in memory).
     Memory(Option<Vec<u8>>),
-}
-
-/// Per-address token buckets (bounded: cleared when full).
-struct Limiter {
-    per_s: u32,
-    burst: u32,
-    buckets: HashMap<IpAddr, (f64, Instant)>,
-}
-
-/// The most addresses tracked at once.
-const MAX_TRACKED: usize = 65_536;
-
-impl Limiter {
-    fn take(&mut self, ip: IpAddr, now: Instant) -> bool {
-        if self.buckets.len() >= MAX_TRACKED && !self.buckets.contains_key(&ip) {
-            self.buckets.clear();
-        }
-        let burst = f64::from(self.burst);
-        let (tokens, last) = self.buckets.entry(ip).or_insert((burst, now));
-        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
-        *tokens = (*tokens + elapsed * f64::from(self.per_s)).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// The running server's state.
@@ -514,17 +484,12 @@ impl FileServer {
     /// The admission check: a token per request and address, before any body is read.
     #[must_use]
     pub fn admission(config: &Config) -> Admission {
-        let limiter = Mutex::new(Limiter {
+        let limiter = PerAddress::new(Rate {
             per_s: config.requests_per_s_per_ip,
             burst: config.request_burst_per_ip,
-            buckets: HashMap::new(),
         });
         Arc::new(move |head: &RequestHead<'_>| {
-            let ok = limiter
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(head.peer.ip(), Instant::now());
-            if ok {
+            if limiter.allow(head.peer.ip()) {
                 Ok(())
             } else {
                 Err(Response::bytes(

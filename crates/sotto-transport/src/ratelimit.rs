@@ -13,6 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 const MICROS: u64 = 1_000_000;
 
@@ -117,6 +120,37 @@ impl<K: Hash + Eq + Clone> KeyedBuckets<K> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.buckets.is_empty()
+    }
+}
+
+/// The most client addresses a [`PerAddress`] limiter tracks.
+pub const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// A server's per-address limit for its admission hook: one token per request, on its own
+/// monotonic clock, shared between connections.
+#[derive(Debug)]
+pub struct PerAddress {
+    buckets: Mutex<KeyedBuckets<IpAddr>>,
+    started: Instant,
+}
+
+impl PerAddress {
+    /// A limit of `rate` per client address, tracking at most [`MAX_TRACKED_ADDRESSES`].
+    #[must_use]
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            buckets: Mutex::new(KeyedBuckets::new(rate, MAX_TRACKED_ADDRESSES)),
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes a token for one request from `ip`; false: refuse it (429).
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        let now_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.buckets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_take(ip, 1, now_us)
     }
 }
 
