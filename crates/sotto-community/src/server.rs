@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use sotto_crypto::OsRng;
+use sotto_onion::{V4_TARGET, V4Response, X25519Keypair, open_v4};
 use sotto_transport::ratelimit::{PerAddress, Rate};
 use sotto_transport::{Admission, Request, Response, ServerLimits, serve_plain_with};
 use tokio::net::TcpListener;
@@ -46,21 +48,69 @@ pub async fn serve(
             Err(Response::text(429, "Too many requests"))
         }
     });
+    let keypair = Arc::new(X25519Keypair::new(community.keys().x25519.clone()));
     serve_plain_with(listener, limits, Some(admission), move |req: Request| {
         let community = community.clone();
+        let keypair = Arc::clone(&keypair);
         async move {
             let method = req.method.clone();
-            let resp = community.handle(api_request(req)).await;
+            let resp = if req.method == "POST" && req.path == V4_TARGET {
+                onion(&community, &keypair, &req.body).await
+            } else {
+                let resp = community.handle(api_request(req)).await;
+                Response {
+                    status: resp.status,
+                    headers: resp.headers,
+                    body: resp.body.into(),
+                }
+            };
             // No paths (they name rooms and ids), bodies, keys or addresses in the log.
             tracing::debug!(%method, status = resp.status, "request");
-            Response {
-                status: resp.status,
-                headers: resp.headers,
-                body: resp.body.into(),
-            }
+            resp
         }
     })
     .await
+}
+
+/// `POST /oxen/v4/lsrpc`, the way Session apps reach a community: opens the layer with the
+/// server's key, runs the inner request on the same routes, and seals the answer. A body that
+/// does not open gets a plain 400; a layer that opens but holds no v4 request, a sealed 400.
+async fn onion(community: &Community, keypair: &X25519Keypair, body: &[u8]) -> Response {
+    let Ok(opened) = open_v4(body, keypair) else {
+        return Response::text(400, "Invalid ciphertext");
+    };
+    let sealed = match opened.request {
+        Err(_) => opened.reply_key.seal_invalid(&mut OsRng),
+        Ok(request) if request.endpoint == V4_TARGET => opened.reply_key.seal(
+            &V4Response {
+                code: 404,
+                headers: Vec::new(),
+                body: None,
+            },
+            &mut OsRng,
+        ),
+        Ok(request) => {
+            let inner = ApiRequest::new(
+                request.method,
+                request.endpoint,
+                request.headers,
+                request.body.unwrap_or_default(),
+            );
+            let resp = community.handle(inner).await;
+            opened.reply_key.seal(
+                &V4Response {
+                    code: resp.status,
+                    headers: resp.headers,
+                    body: Some(resp.body),
+                },
+                &mut OsRng,
+            )
+        }
+    };
+    match sealed {
+        Ok(bytes) => Response::bytes(200, "application/octet-stream", bytes),
+        Err(_) => Response::text(500, "Could not seal the reply"),
+    }
 }
 
 /// Opens the community named by `config` and serves it until accepting fails.

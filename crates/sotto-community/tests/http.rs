@@ -1085,3 +1085,85 @@ async fn moderation_bans_files_and_blinded_inbox() {
     assert_eq!(body, json!({ "deleted": 1 }));
     assert_eq!(carol.call("GET", "/inbox", None).await.1, json!([]));
 }
+
+impl Client {
+    /// A signed request inside a v4 onion layer, sent as an exit node would send it.
+    async fn onion(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let mut headers = self.headers(method, path, body.as_deref().unwrap_or_default(), now());
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let request = sotto_onion::V4Request {
+            method: method.into(),
+            endpoint: path.into(),
+            headers,
+            body,
+        };
+        let (layer, key) =
+            sotto_testkit::v4::exit_body(&sotto_crypto::X25519PublicKey(self.pk), &request)
+                .unwrap();
+        let (status, sealed) = http(self.addr, "POST", "/oxen/v4/lsrpc", &[], layer)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&sealed));
+        let reply = key.open_v4(&sealed).unwrap();
+        let bytes = reply.body.unwrap_or_default();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (reply.code, value)
+    }
+}
+
+#[tokio::test]
+async fn session_apps_reach_the_rooms_through_onion_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), 5, "");
+    server.ready().await;
+    server.cli(&["room", "add", "@", "lobby", "Lobby"]);
+    let mut alice = Client::new(1, Key::B15, &server);
+    let mut bob = Client::new(2, Key::B25, &server);
+
+    let (code, caps) = alice.onion("GET", "/capabilities", None).await;
+    assert_eq!(code, 200);
+    assert!(
+        caps["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("blind"))
+    );
+    let data = b"hello through three hops".to_vec();
+    let signature = alice.sign_data(&data);
+    let (code, posted) = alice
+        .onion(
+            "POST",
+            "/room/lobby/message",
+            Some(
+                json!({ "data": STANDARD.encode(&data), "signature": STANDARD.encode(signature) }),
+            ),
+        )
+        .await;
+    assert_eq!(code, 201, "{posted}");
+    let (code, recent) = bob.onion("GET", "/room/lobby/messages/recent", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(data_of(&recent[0]), "hello through three hops");
+    assert_eq!(recent[0]["session_id"], json!(alice.id()));
+    // The same message over plain HTTP.
+    let (code, plain) = bob.call("GET", "/room/lobby/messages/recent", None).await;
+    assert_eq!((code, &plain), (200, &recent));
+    // Inside the layer, the server's own answers: a 404 and a failed signature check.
+    assert_eq!(bob.onion("GET", "/room/nowhere", None).await.0, 404);
+    let (code, _) = bob
+        .onion(
+            "POST",
+            "/room/lobby/message",
+            Some(json!({ "data": STANDARD.encode(b"x"), "signature": STANDARD.encode([0u8; 64]) })),
+        )
+        .await;
+    assert_eq!(code, 400);
+    // A layer for another server's key does not open: a plain 400.
+    let (status, _) = http(server.addr, "POST", "/oxen/v4/lsrpc", &[], vec![0; 200])
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+}

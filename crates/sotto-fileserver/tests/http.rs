@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sotto_crypto::X25519PublicKey;
-use sotto_onion::{EncType, HopKey, OnionRequest, ResponseKey, V4Request, X25519Keypair};
+use sotto_onion::{ResponseKey, V4Request, X25519Keypair};
 
 struct Server {
     child: Child,
@@ -396,22 +396,7 @@ fn requests_over_the_rate_limit_get_429() {
 /// Wraps a v4 request as the exit node forwards it (layer JSON with the exit's routing
 /// fields), encrypted to the server.
 fn onion_body(server: &X25519PublicKey, req: &V4Request) -> (Vec<u8>, ResponseKey) {
-    let mut rng = sotto_crypto::OsRng;
-    let eph = X25519Keypair::generate(&mut rng);
-    let key = HopKey::for_client(EncType::XChaCha20, &eph, server).unwrap();
-    let blob = key.encrypt(&req.encode(), &mut rng).unwrap();
-    let mut body = OnionRequest {
-        blob: blob.into(),
-        ephemeral_key: *eph.public_key(),
-        enc_type: EncType::XChaCha20,
-        hop_no: 0,
-    }
-    .to_client_body()
-    .unwrap();
-    // The routing fields the exit read (ignored by the server).
-    body.pop();
-    body.extend_from_slice(br#","host":"files","target":"/oxen/v4/lsrpc","method":"POST","protocol":"http","port":80}"#);
-    (body, ResponseKey::new(key))
+    sotto_testkit::v4::exit_body(server, req).unwrap()
 }
 
 #[test]
