@@ -25,6 +25,9 @@ const RATE: Rate = Rate {
 const MAX_KEYS: usize = 10_000;
 const SWEEP_EVERY: u32 = 10_000;
 
+/// A load: its name and the address of its `i`-th request.
+type Load = (&'static str, fn(u32) -> IpAddr);
+
 fn address(n: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0x0a00_0000_u32.wrapping_add(n)))
 }
@@ -35,7 +38,7 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let quota = Quota::per_second(per_s).allow_burst(burst);
     let one = NonZeroU32::MIN;
 
-    let loads: [(&str, fn(u32) -> IpAddr); 3] = [
+    let loads: [Load; 3] = [
         ("one_address", |_| address(1)),
         ("10k_addresses", |i| address(i % 10_000)),
         ("new_addresses", address),
@@ -58,7 +61,7 @@ pub fn run(report: &mut Report) -> anyhow::Result<()> {
         let mut i = 0u32;
         let governor_rate = per_second(|| {
             i = i.wrapping_add(1);
-            if i % SWEEP_EVERY == 0 {
+            if i.is_multiple_of(SWEEP_EVERY) {
                 governor.retain_recent();
             }
             matches!(governor.check_key_n(&key(i), one), Ok(Ok(())))

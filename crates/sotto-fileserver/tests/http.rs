@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sotto_crypto::X25519PublicKey;
-use sotto_onion::{ResponseKey, V4Request, X25519Keypair};
+use sotto_onion::{EncType, HopKey, OnionRequest, ResponseKey, V4Request, X25519Keypair};
 
 struct Server {
     child: Child,
