@@ -81,18 +81,21 @@ pub fn unpad_and_decompress(plaintext: &[u8]) -> Result<Vec<u8>, CryptError> {
 }
 
 fn decompress(compressed: &[u8]) -> Result<Vec<u8>, CryptError> {
+    decompress_limited(compressed, MAX_DECOMPRESSED_SIZE)
+}
+
+/// zstd-decompresses `compressed`, refusing output over `limit` bytes (a zip bomb) without
+/// allocating more than `limit + 1` bytes.
+pub fn decompress_limited(compressed: &[u8], limit: usize) -> Result<Vec<u8>, CryptError> {
     let decoder =
         zstd::stream::read::Decoder::with_buffer(compressed).map_err(|_| CryptError::Decompress)?;
     let mut out = Vec::new();
-    let limit = u64::try_from(MAX_DECOMPRESSED_SIZE).unwrap_or(u64::MAX);
     decoder
-        .take(limit.saturating_add(1))
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|_| CryptError::Decompress)?;
-    if out.len() > MAX_DECOMPRESSED_SIZE {
-        return Err(CryptError::TooLarge {
-            limit: MAX_DECOMPRESSED_SIZE,
-        });
+    if out.len() > limit {
+        return Err(CryptError::TooLarge { limit });
     }
     Ok(out)
 }

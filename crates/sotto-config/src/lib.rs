@@ -9,8 +9,9 @@ mod message;
 pub mod views;
 
 pub use crypt::{
-    ENCRYPTION_OVERHEAD, MAX_DECOMPRESSED_SIZE, MAX_PUSH_SIZE, ZSTD_LEVEL, compress, decrypt,
-    encrypt, open_pushed, pad, padded_size, seal_for_push, unpad_and_decompress,
+    ENCRYPTION_OVERHEAD, MAX_DECOMPRESSED_SIZE, MAX_PUSH_SIZE, ZSTD_LEVEL, compress,
+    decompress_limited, decrypt, encrypt, open_pushed, pad, padded_size, seal_for_push,
+    unpad_and_decompress,
 };
 pub use data::{DataValue, Dict, DiffDict, DiffEntry, Scalar, Set};
 pub use domain::ConfigKind;

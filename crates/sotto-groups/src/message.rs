@@ -2,7 +2,6 @@
 //! zero-padded and encrypted with the group key; and the Envelope layer inside it.
 
 use core::fmt;
-use std::io::Read;
 
 use sotto_bencode::Value;
 use sotto_crypto::{
@@ -21,7 +20,7 @@ pub const DEFAULT_PADDING: usize = 256;
 /// Nonce and tag.
 pub const ENCRYPT_OVERHEAD: usize = XCHACHA_NONCE_LEN + AEAD_TAG_LEN;
 /// zstd level used for compression.
-const ZSTD_LEVEL: i32 = 1;
+use sotto_config::ZSTD_LEVEL;
 
 /// Encrypts `plaintext` as `author` under `key` with `nonce` (random in real use).
 ///
@@ -94,16 +93,7 @@ impl fmt::Debug for DecryptedGroupMessage {
 }
 
 fn decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
-    let decoder = zstd::stream::read::Decoder::new(data).map_err(|_| MessageError::Decompress)?;
-    let mut out = Vec::new();
-    decoder
-        .take(MAX_PLAINTEXT as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| MessageError::Decompress)?;
-    if out.len() > MAX_PLAINTEXT {
-        return Err(MessageError::Decompress);
-    }
-    Ok(out)
+    sotto_config::decompress_limited(data, MAX_PLAINTEXT).map_err(|_| MessageError::Decompress)
 }
 
 /// Parses and checks a decrypted, still padded message dict.
