@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use sotto_crypto::Ed25519SecretKey;
-use sotto_directory::{Proof, Registration};
+use sotto_nodelist::{Proof, Registration};
 use sotto_swarm::NodeVersion;
 
 /// Valid signed bodies (node seed 07…07). A fuzz input that is a JSON object is laid over them,

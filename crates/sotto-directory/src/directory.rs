@@ -11,8 +11,7 @@ use sotto_swarm::{
 };
 use thiserror::Error;
 
-use crate::announce::{Ack, AnnounceError, Proof, Registration, key_hex};
-use crate::list::{NodeList, bencode_bytes};
+use sotto_nodelist::{Ack, AnnounceError, NodeList, Proof, Registration, bencode_bytes, key_hex};
 
 /// How far a registration's or proof's timestamp may be from the directory's clock.
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;

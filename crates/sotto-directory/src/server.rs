@@ -16,7 +16,6 @@ use sotto_transport::{
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
-use crate::client::now_ms;
 use crate::config::Config;
 use crate::directory::Unreachable;
 use crate::identity::{self, IdentityError};
@@ -24,6 +23,7 @@ use crate::ratelimit::{MAX_TRACKED, RateLimiter};
 use crate::{
     Admission, Directory, DirectoryError, Proof, Registration, StateError, json_rpc, short_key,
 };
+use sotto_nodelist::now_ms;
 
 /// The state file's name inside the data directory.
 pub const STATE_FILE: &str = "state.json";

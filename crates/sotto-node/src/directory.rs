@@ -17,8 +17,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a directory exchange failed (the node logs it and tries again).
 #[derive(Debug, Error)]
-#[error("directory: {0}")]
-pub struct DirectoryLinkError(pub String);
+#[non_exhaustive]
+pub enum DirectoryLinkError {
+    /// The node's own listing (address, port, keys) cannot be announced.
+    #[error("directory: the node's own listing is invalid: {0}")]
+    Listing(#[source] Arc<sotto_swarm::NodeListingError>),
+    /// The exchange with the directory failed or was refused.
+    #[error("directory: {0}")]
+    Client(#[from] sotto_nodelist::ClientError),
+}
 
 /// What the node needs from the directory. The implementation signs with the node's key and
 /// verifies the directory's signature on the list.

@@ -1,10 +1,10 @@
-//! The [`Directory`] link over `sotto-directory`'s [`DirectoryClient`].
+//! The [`Directory`] link over `sotto-nodelist`'s [`DirectoryClient`].
 
 use std::sync::Arc;
 
 use sotto_crypto::Ed25519SecretKey;
-use sotto_directory::DirectoryClient;
-use sotto_swarm::{INVALID_SWARM_ID, NodeListing, NodeVersion};
+use sotto_nodelist::DirectoryClient;
+use sotto_swarm::{INVALID_SWARM_ID, NodeListing, NodeListingError, NodeVersion};
 use sotto_transport::HttpsClient;
 
 use crate::config::NodeConfig;
@@ -15,11 +15,7 @@ use crate::view::NodeList;
 struct Link {
     client: DirectoryClient,
     key: Ed25519SecretKey,
-    listing: Option<NodeListing>,
-}
-
-fn err(e: impl std::fmt::Display) -> DirectoryLinkError {
-    DirectoryLinkError(e.to_string())
+    listing: Result<NodeListing, Arc<NodeListingError>>,
 }
 
 impl Directory for Link {
@@ -28,22 +24,22 @@ impl Directory for Link {
             let listing = self
                 .listing
                 .as_ref()
-                .ok_or_else(|| err("the node's own listing is invalid"))?;
-            self.client
-                .register(&self.key, listing)
-                .await
-                .map(|_| ())
-                .map_err(err)
+                .map_err(|e| DirectoryLinkError::Listing(Arc::clone(e)))?;
+            self.client.register(&self.key, listing).await?;
+            Ok(())
         })
     }
 
     fn proof(&self) -> BoxFuture<'_, Result<(), DirectoryLinkError>> {
-        Box::pin(async move { self.client.proof(&self.key).await.map(|_| ()).map_err(err) })
+        Box::pin(async move {
+            self.client.proof(&self.key).await?;
+            Ok(())
+        })
     }
 
     fn fetch(&self) -> BoxFuture<'_, Result<NodeList, DirectoryLinkError>> {
         Box::pin(async move {
-            let list = self.client.fetch_nodes().await.map_err(err)?;
+            let list = self.client.fetch_nodes().await?;
             Ok(NodeList {
                 height: list.height,
                 block_hash: hex::encode(list.block_hash),
@@ -66,7 +62,7 @@ pub fn connect(
         INVALID_SWARM_ID,
         NodeVersion::from(PROTOCOL_VERSION),
     )
-    .ok();
+    .map_err(Arc::new);
     Arc::new(Link {
         client: DirectoryClient::new(config.directory, config.directory_pubkey).with_http(http),
         key: key.clone(),

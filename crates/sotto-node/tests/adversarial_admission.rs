@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Net, bin_dir, wait_until};
-use sotto_directory::DirectoryClient;
+use sotto_nodelist::DirectoryClient;
 use sotto_testkit::net::{Testnet, TestnetConfig};
 
 /// The height and node count a node's own view has (`oxend_request` get_service_nodes).

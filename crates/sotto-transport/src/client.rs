@@ -149,17 +149,12 @@ impl HttpsClient {
                 host.clone(),
             ),
         };
-        let name = ServerName::try_from(name).map_err(|e| TransportError::Tls {
-            addr,
-            reason: e.to_string(),
-        })?;
+        let name =
+            ServerName::try_from(name.clone()).map_err(|_| TransportError::ServerName { name })?;
         let tls = TlsConnector::from(config)
             .connect(name, tcp)
             .await
-            .map_err(|e| TransportError::Tls {
-                addr,
-                reason: e.to_string(),
-            })?;
+            .map_err(|source| TransportError::Tls { addr, source })?;
         handshake(tls).await
     }
 
@@ -186,21 +181,22 @@ impl HttpsClient {
         }
         let request = builder
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| TransportError::Http(e.to_string()))?;
-        sender
-            .ready()
-            .await
-            .map_err(|e| TransportError::Http(e.to_string()))?;
+            .map_err(TransportError::Request)?;
+        sender.ready().await.map_err(TransportError::Http)?;
         let resp = sender
             .send_request(request)
             .await
-            .map_err(|e| TransportError::Http(e.to_string()))?;
+            .map_err(TransportError::Http)?;
         let (parts, body) = resp.into_parts();
         let body = Limited::new(body, MAX_RESPONSE_BODY)
             .collect()
             .await
-            .map_err(|_| TransportError::BodyTooLarge {
-                limit: MAX_RESPONSE_BODY,
+            // The limit's error, or the connection's while the body was arriving.
+            .map_err(|e| match e.downcast::<hyper::Error>() {
+                Ok(cause) => TransportError::Http(*cause),
+                Err(_) => TransportError::BodyTooLarge {
+                    limit: MAX_RESPONSE_BODY,
+                },
             })?
             .to_bytes();
         self.put_idle(key, sender);
@@ -327,7 +323,7 @@ where
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| TransportError::Http(e.to_string()))?;
+        .map_err(TransportError::Http)?;
     tokio::spawn(conn);
     Ok(sender)
 }

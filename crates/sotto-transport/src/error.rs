@@ -14,19 +14,29 @@ pub enum TransportError {
         source: std::io::Error,
     },
     /// The TLS handshake failed; this includes a peer that does not hold the pinned key.
-    #[error("TLS handshake with {addr} failed: {reason}")]
+    #[error("TLS handshake with {addr} failed: {source}")]
     Tls {
         /// The address.
         addr: std::net::SocketAddr,
-        /// What rustls reported.
-        reason: String,
+        /// What rustls reported, as the handshake's I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host name cannot be a TLS server name (nothing was sent).
+    #[error("{name:?} is not a valid TLS server name")]
+    ServerName {
+        /// The name.
+        name: String,
     },
     /// The exchange did not finish in time.
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
     /// The HTTP exchange failed after connecting.
-    #[error("HTTP error: {0}")]
-    Http(String),
+    #[error("HTTP exchange failed: {0}")]
+    Http(#[source] hyper::Error),
+    /// The request could not be built from the given path or headers (nothing was sent).
+    #[error("cannot build the HTTP request: {0}")]
+    Request(#[source] hyper::http::Error),
     /// The answer's body was larger than the limit.
     #[error("the response body is larger than {limit} bytes")]
     BodyTooLarge {

@@ -2,7 +2,7 @@
 //! `shared/spec/network.md` §4.3–§4.5, §5).
 //!
 //! * **Bootstrap.** The node list comes from the directory named in the [`NetworkFile`],
-//!   verified against its key (`sotto_directory::DirectoryClient::fetch_nodes`), and is kept
+//!   verified against its key (`sotto_nodelist::DirectoryClient::fetch_nodes`), and is kept
 //!   as the node cache (optionally persisted, see [`OnionConfig::cache_file`]). The cache is
 //!   refreshed when it is older than [`CACHE_EXPIRY`], when it holds fewer than
 //!   [`MIN_CACHE_SIZE`] nodes and is older than [`SMALL_CACHE_REFRESH`], when no guard or path

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sotto_crypto::{Ed25519PublicKey, OsRng};
-use sotto_directory::{DirectoryClient, now_ms};
+use sotto_nodelist::{DirectoryClient, now_ms};
 use sotto_onion::path::{
     NODE_FAILURE_THRESHOLD, PathAction, PathNode, PathState, Reply, RequestAction, RequestInfo,
     RetryReason, SwarmInfo, handle_error, retry_delay,

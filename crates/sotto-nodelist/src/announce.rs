@@ -1,7 +1,7 @@
 //! What nodes send the directory: signed registrations (`POST /register`) and uptime proofs
 //! (`POST /proof`). A value of [`Registration`] or [`Proof`] always carries a signature that
 //! verifies; whether the directory accepts it (clock, allowlist, replay) is
-//! [`crate::Directory`]'s decision.
+//! the directory's decision (`sotto_directory::Directory`).
 
 use core::num::NonZeroU16;
 use std::net::Ipv4Addr;
@@ -211,7 +211,7 @@ pub struct Ack {
     /// The epoch after the announcement.
     pub epoch: u64,
     /// Whether the node is in the current list (a node that joins between epochs is listed
-    /// at the next one: [`crate::Policy::min_epoch_interval_ms`]).
+    /// at the next one: `sotto_directory::Policy::min_epoch_interval_ms`).
     pub active: bool,
     /// The node's swarm.
     pub swarm_id: SwarmId,
@@ -266,7 +266,8 @@ pub fn proof_bytes(pubkey: &Ed25519PublicKey, timestamp_ms: u64) -> Vec<u8> {
     )
 }
 
-pub(crate) fn key_hex(text: &str, field: &'static str) -> Result<[u8; 32], AnnounceError> {
+/// Decodes a 64-hex-digit key field; `field` names it in the error.
+pub fn key_hex(text: &str, field: &'static str) -> Result<[u8; 32], AnnounceError> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text, &mut key).map_err(|_| AnnounceError::KeyHex { field })?;
     Ok(key)

@@ -73,7 +73,7 @@ pub fn list_hash(nodes: &[NodeListing]) -> [u8; 32] {
 }
 
 /// Bencodes a byte string (`len:bytes`).
-pub(crate) fn bencode_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn bencode_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes.len().to_string().as_bytes());
     out.push(b':');
     out.extend_from_slice(bytes);
