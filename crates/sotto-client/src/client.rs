@@ -126,6 +126,7 @@ fn node_failure(e: &NetworkError) -> bool {
     match e {
         NetworkError::Timeout
         | NetworkError::Transport(_)
+        | NetworkError::Onion(_)
         | NetworkError::InvalidResponse(_)
         | NetworkError::WrongSwarmUnconfirmed { .. }
         | NetworkError::UnlistedNode

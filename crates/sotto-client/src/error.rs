@@ -86,9 +86,84 @@ pub enum NetworkError {
     /// This network does not implement the request (its name).
     #[error("this network does not support `{0}` requests")]
     Unsupported(&'static str),
-    /// A failure of the transport below (onion path, TLS, socket); displays as that failure.
+    /// The onion network failed: a guard, the directory, or an answer that cannot be used.
+    #[error(transparent)]
+    Onion(#[from] OnionFailure),
+    /// A failure of the transport below (TLS, socket); displays as that failure.
     #[error(transparent)]
     Transport(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why the onion network failed, with its cause.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OnionFailure {
+    /// The path's guard gave no HTTP answer.
+    #[error("guard {} failed: {source}", guard.as_ref().map(ToString::to_string).unwrap_or_default())]
+    Guard {
+        /// The guard, when the path had one.
+        guard: Option<crate::net::Hop>,
+        /// The connection's failure.
+        #[source]
+        source: sotto_transport::TransportError,
+    },
+    /// A hop answered with a body none of the path's keys opens.
+    #[error("the answer (status {status}) did not decrypt")]
+    Undecryptable {
+        /// The HTTP status it came with.
+        status: u16,
+    },
+    /// The target's key is not a valid X25519 public key, so no request can be built for it.
+    #[error("the target's key is not a valid public key")]
+    InvalidTargetKey,
+    /// The target answered in the other kind: a node like a server, or a server like a node.
+    #[error("a {target} answered like a {answered_as}")]
+    WrongKind {
+        /// What was asked: `"node"` or `"server"`.
+        target: &'static str,
+        /// What the answer looked like.
+        answered_as: &'static str,
+    },
+    /// The exit reached no swarm node at the target's address; the exit's words.
+    #[error("swarm node {node} is unreachable: {reason}")]
+    TargetUnreachable {
+        /// The swarm node.
+        node: crate::net::Hop,
+        /// The last line of the exit's error text (remote data, at most a few hundred bytes).
+        reason: String,
+    },
+    /// No node the directory lists answered as a guard.
+    #[error(
+        "no guard node answered among the {listed} nodes the directory at {directory} lists: \
+         is the network running?"
+    )]
+    NoGuard {
+        /// How many nodes are listed.
+        listed: usize,
+        /// The directory's address.
+        directory: std::net::SocketAddr,
+    },
+    /// The directory cannot be reached or its list does not verify.
+    #[error(
+        "cannot get the node list from the directory at {directory}: {source}; is the network \
+         running (`cargo xtask testnet`)?"
+    )]
+    Directory {
+        /// The directory's address.
+        directory: std::net::SocketAddr,
+        /// What failed.
+        #[source]
+        source: sotto_nodelist::ClientError,
+    },
+    /// The directory lists no node yet.
+    #[error("the directory at {directory} lists no nodes yet: wait for the nodes to register")]
+    EmptyNodeList {
+        /// The directory's address.
+        directory: std::net::SocketAddr,
+    },
+    /// The directory offered a list older than the one held (a replay or a rollback).
+    #[error("the directory offered a node list older than the one held")]
+    StaleNodeList,
 }
 
 impl NetworkError {

@@ -22,7 +22,7 @@ mod tests_deletion;
 pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};
 pub use db::{Job, JobId};
 pub use engine::{Engine, LEASE_MS, POLL_POSITION_LIFETIME_MS, SWARM_EXPIRY_SLACK_MS, Sent};
-pub use error::{ClientError, DbError, NetworkError, SkipReason};
+pub use error::{ClientError, DbError, NetworkError, OnionFailure, SkipReason};
 pub use incoming::{Event, IncomingMessage, Opened, open};
 pub use model::{
     Contact, Conversation, Disappearing, MessageId, MessageKey, MessageRecord, MessageState,

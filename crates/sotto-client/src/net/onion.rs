@@ -28,24 +28,8 @@ use super::{
     MAX_ERROR_TEXT, MAX_GUARD_PROBES, MAX_TRACES, MIN_CACHE_SIZE, OnionConfig, SMALL_CACHE_REFRESH,
     Trace,
 };
-use crate::error::NetworkError;
+use crate::error::{NetworkError, OnionFailure};
 use crate::network::Network;
-
-/// A failure described in words (wrapped in [`NetworkError::Transport`]).
-#[derive(Debug)]
-struct Failure(String);
-
-impl core::fmt::Display for Failure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-fn failure(text: impl Into<String>) -> NetworkError {
-    NetworkError::Transport(Box::new(Failure(text.into())))
-}
 
 /// A built path.
 #[derive(Debug, Clone)]
@@ -247,21 +231,19 @@ impl Failed {
     }
 
     /// What the caller is told if this is the last attempt.
-    fn to_error(&self, guard: Option<&NodeListing>) -> NetworkError {
-        match (&self.error, self.status) {
+    fn into_error(self, guard: Option<&NodeListing>) -> NetworkError {
+        match (self.error, self.status) {
             (Some(TransportError::Timeout(_)), _) => NetworkError::Timeout,
-            (Some(e), _) => failure(format!(
-                "guard {} failed: {e}",
-                guard
-                    .map(Hop::of)
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
-            )),
-            (None, Some(s)) if self.decryption_failed => {
-                failure(format!("the answer (status {s}) did not decrypt"))
+            (Some(source), _) => OnionFailure::Guard {
+                guard: guard.map(Hop::of),
+                source,
+            }
+            .into(),
+            (None, Some(status)) if self.decryption_failed => {
+                OnionFailure::Undecryptable { status }.into()
             }
             (None, Some(s)) => NetworkError::Status(s),
-            (None, None) => failure("the target's key is not a valid public key"),
+            (None, None) => OnionFailure::InvalidTargetKey.into(),
         }
     }
 }
@@ -271,8 +253,9 @@ impl OnionNetwork {
     /// picks guards (checked reachable) and builds paths.
     ///
     /// # Errors
-    /// [`NetworkError::Transport`] saying what to do when the directory cannot be reached
-    /// and no cache is usable, or when no guard answers; [`NetworkError::Unavailable`] when
+    /// [`NetworkError::Onion`] saying what to do when the directory cannot be reached and no
+    /// cache is usable ([`OnionFailure::Directory`], [`OnionFailure::EmptyNodeList`]), or when no
+    /// guard answers ([`OnionFailure::NoGuard`]); [`NetworkError::Unavailable`] when
     /// the configuration cannot make a path.
     pub async fn connect(
         file: &NetworkFile,
@@ -452,9 +435,7 @@ impl OnionNetwork {
                 offered = fresh.height,
                 "refused a node list older than the one held"
             );
-            return Err(failure(
-                "the directory offered a node list older than the one held",
-            ));
+            return Err(OnionFailure::StaleNodeList.into());
         }
         tracing::debug!(nodes = fresh.nodes.len(), "node cache refreshed");
         // The directory lists the nodes that prove their uptime: strikes start over.
@@ -525,12 +506,11 @@ impl OnionNetwork {
                 state.guards.len(),
                 config.guards + super::guards::GUARD_REPLACEMENTS
             ))),
-            (true, _) => Err(failure(format!(
-                "no guard node answered among the {} nodes the directory at {} lists: \
-                 is the network running?",
-                state.cache.nodes.len(),
-                self.inner.directory.addr()
-            ))),
+            (true, _) => Err(OnionFailure::NoGuard {
+                listed: state.cache.nodes.len(),
+                directory: self.inner.directory.addr(),
+            }
+            .into()),
             (false, true) => Err(NetworkError::Unavailable(
                 "cannot build an onion path: too few nodes for the configured hops and spread rule",
             )),
@@ -826,7 +806,11 @@ impl OnionNetwork {
             .await?
         {
             Delivered::Rpc(body) => Ok(body),
-            Delivered::Server(_) => Err(failure("a node answered like a server")),
+            Delivered::Server(_) => Err(OnionFailure::WrongKind {
+                target: "node",
+                answered_as: "server",
+            }
+            .into()),
         }
     }
 
@@ -852,7 +836,11 @@ impl OnionNetwork {
         };
         match self.send_to("server", &target, timeout).await? {
             Delivered::Server(response) => Ok(response),
-            Delivered::Rpc(_) => Err(failure("a server answered like a node")),
+            Delivered::Rpc(_) => Err(OnionFailure::WrongKind {
+                target: "server",
+                answered_as: "node",
+            }
+            .into()),
         }
     }
 
@@ -943,11 +931,11 @@ impl OnionNetwork {
                 && names_node(text) == Some(node.pubkey_ed25519())
             {
                 self.save_guards();
-                return Err(failure(format!(
-                    "swarm node {} is unreachable: {}",
-                    Hop::of(node),
-                    text.lines().last().unwrap_or_default()
-                )));
+                return Err(OnionFailure::TargetUnreachable {
+                    node: Hop::of(node),
+                    reason: text.lines().last().unwrap_or_default().to_owned(),
+                }
+                .into());
             }
             if failed.connection_failed
                 && let Some(guard) = path.nodes.first()
@@ -970,10 +958,11 @@ impl OnionNetwork {
                 failed.connection_failed,
                 node_target.is_some(),
             );
-            last = Some(failed.to_error(path.nodes.first()));
+            let from_target = failed.from_target;
+            last = Some(failed.into_error(path.nodes.first()));
             match action {
                 RequestAction::Retry { reason, .. } => retry = Some(reason),
-                RequestAction::Report { .. } if failed.from_target => break,
+                RequestAction::Report { .. } if from_target => break,
                 RequestAction::Report { .. } => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::time::sleep(retry_delay(attempt.saturating_sub(1), left / 4)).await;
@@ -1248,19 +1237,19 @@ fn cache_needs_refresh(cache: &NodeCache, now_ms: u64) -> bool {
 
 /// Fetches and verifies the node list.
 async fn fetch(directory: &DirectoryClient) -> Result<NodeCache, NetworkError> {
-    let list = directory.fetch_nodes().await.map_err(|e| {
-        failure(format!(
-            "cannot get the node list from the directory at {}: {e}; \
-             is the network running (`cargo xtask testnet`)?",
-            directory.addr()
-        ))
-    })?;
+    let list = directory
+        .fetch_nodes()
+        .await
+        .map_err(|source| OnionFailure::Directory {
+            directory: directory.addr(),
+            source,
+        })?;
     let nodes: Vec<NodeListing> = list.nodes.into_iter().take(cache::MAX_NODES).collect();
     if nodes.is_empty() {
-        return Err(failure(format!(
-            "the directory at {} lists no nodes yet: wait for the nodes to register",
-            directory.addr()
-        )));
+        return Err(OnionFailure::EmptyNodeList {
+            directory: directory.addr(),
+        }
+        .into());
     }
     Ok(NodeCache::new(nodes, now_ms()).with_height(list.height))
 }
