@@ -160,6 +160,20 @@ impl UnknownFields {
     pub fn field_numbers(&self) -> Vec<u32> {
         split(&self.0).into_iter().map(|(n, _)| n).collect()
     }
+
+    /// Records to send that this crate does not surface, such as `DataMessage` field 120 (the
+    /// groups v2 `groupUpdateMessage`, which `sotto-groups` encodes). `bytes` must be whole
+    /// protobuf records; they are kept sorted by field number, as received records are.
+    pub fn from_records(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut records = scan(bytes)?;
+        records.sort_by_key(|r| r.number);
+        Ok(Self(
+            records
+                .iter()
+                .flat_map(|r| r.bytes.iter().copied())
+                .collect(),
+        ))
+    }
 }
 
 impl core::fmt::Debug for UnknownFields {

@@ -6,7 +6,7 @@ use core::fmt;
 
 use sotto_crypto::{Ed25519PublicKey, Ed25519SecretKey, SecretScalar, Signature};
 use sotto_identity::SessionId;
-use sotto_rpc::{SubaccountFlags, SubaccountToken};
+use sotto_rpc::{Auth, SignedSubaccount, SubaccountFlags, SubaccountToken};
 use zeroize::Zeroize;
 
 use crate::identity::keyed_hash;
@@ -71,6 +71,22 @@ pub struct SubaccountSignature {
     pub token_signature: Signature,
     /// `signature`: the request signature, verifiable with `kT`.
     pub signature: Signature,
+}
+
+impl SubaccountSignature {
+    /// The storage RPC authentication parameters to send: `signature`, `subaccount` and
+    /// `subaccount_sig` (no `pubkey_ed25519`: a group account's key is its Ed25519 key).
+    #[must_use]
+    pub fn to_auth(&self) -> Auth {
+        Auth {
+            signature: self.signature,
+            pubkey_ed25519: None,
+            subaccount: Some(SignedSubaccount {
+                token: self.token,
+                signature: self.token_signature,
+            }),
+        }
+    }
 }
 
 /// `k`, the member's blinding factor: `reduce512(B2b(64, key=mask)(05 ‖ X ‖ 03 ‖ group_pk))`.
@@ -257,4 +273,58 @@ pub fn verify_subaccount_request(
         .pubkey()
         .verify(msg, &auth.signature)
         .map_err(|_| AuthError::BadSignature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_identity::Account;
+    use sotto_rpc::{AccountId, Permission};
+
+    const READ_WRITE: Permission<'static> = Permission {
+        required: SubaccountFlags::WRITE,
+        subaccount_allowed: true,
+        revoked: &[],
+        ignore_revocation: false,
+    };
+
+    #[test]
+    fn a_member_signature_is_what_the_swarm_checks() {
+        let admin = GroupAdmin::from_seed(&[4; 32]).unwrap();
+        let member = Account::from_ed25519_seed(&[5; 32]);
+        let auth = admin
+            .make_subaccount(&member.session_id(), member_flags(true, false))
+            .unwrap();
+        let sig = auth
+            .sign(member.ed25519_secret(), b"store111700000000000")
+            .unwrap();
+        let account = AccountId::from_bytes(&admin.group_id().to_bytes());
+        let rpc = sig.to_auth();
+        assert_eq!(
+            rpc.verify(&account, b"store111700000000000", &READ_WRITE),
+            Ok(())
+        );
+        // Another request string, another group, or a revoked token: refused.
+        assert!(
+            rpc.verify(&account, b"store121700000000000", &READ_WRITE)
+                .is_err()
+        );
+        let other = GroupAdmin::from_seed(&[6; 32]).unwrap();
+        let elsewhere = AccountId::from_bytes(&other.group_id().to_bytes());
+        assert!(
+            rpc.verify(&elsewhere, b"store111700000000000", &READ_WRITE)
+                .is_err()
+        );
+        let revoked = [admin
+            .subaccount_token(&member.session_id(), member_flags(true, false))
+            .unwrap()];
+        let perm = Permission {
+            revoked: &revoked,
+            ..READ_WRITE
+        };
+        assert!(
+            rpc.verify(&account, b"store111700000000000", &perm)
+                .is_err()
+        );
+    }
 }

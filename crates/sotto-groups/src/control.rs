@@ -363,6 +363,20 @@ impl GroupUpdate {
     /// The `GroupUpdateMessage` protobuf bytes.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_proto().encode_to_vec()
+    }
+
+    /// The `DataMessage` record (field 120, `groupUpdateMessage`) carrying this update: pass it
+    /// to `sotto_envelope::UnknownFields::from_records` for the message's `DataFields`.
+    #[must_use]
+    pub fn to_data_message_record(&self) -> Vec<u8> {
+        proto::DataMessageGroupUpdate {
+            group_update_message: Some(self.to_proto()),
+        }
+        .encode_to_vec()
+    }
+
+    fn to_proto(&self) -> proto::GroupUpdateMessage {
         let mut m = proto::GroupUpdateMessage::default();
         match self {
             Self::Invite {
@@ -431,7 +445,7 @@ impl GroupUpdate {
                 });
             }
         }
-        m.encode_to_vec()
+        m
     }
 
     /// Reads the `groupUpdateMessage` (field 120) from a DataMessage's unknown-field bytes
@@ -642,6 +656,38 @@ mod tests {
             assert_eq!(back, u);
             back.verify(&a.group_id(), 1000, Some(&invitee)).unwrap();
         }
+    }
+
+    #[test]
+    fn updates_travel_in_a_data_message() {
+        use sotto_envelope::{Content, DataFields, Message, UnknownFields, VisibleMessage};
+        let a = admin();
+        let invitee = Account::from_ed25519_seed(&[4; 32]).session_id();
+        for u in [
+            a.invite(&invitee, "Group", 1000).unwrap(),
+            a.member_change(MemberChangeKind::Removed, &[invitee], false, 1000),
+            GroupUpdate::MemberLeft,
+        ] {
+            let data = DataFields {
+                timestamp: Some(1000),
+                unknown: UnknownFields::from_records(&u.to_data_message_record()).unwrap(),
+                ..DataFields::default()
+            };
+            let content = Content::new(Message::Visible(VisibleMessage {
+                data,
+                ..VisibleMessage::default()
+            }));
+            let back = Content::try_from(content.to_bytes().as_slice()).unwrap();
+            let Message::Visible(v) = back.message else {
+                panic!("not a visible message: {back:?}");
+            };
+            assert_eq!(v.body, None);
+            assert_eq!(v.data.unknown.field_numbers(), [120]);
+            let got = GroupUpdate::from_data_message_unknown(v.data.unknown.as_bytes()).unwrap();
+            assert_eq!(got, Some(u));
+        }
+        // Bytes that are not whole records are refused.
+        assert!(UnknownFields::from_records(&[0xc2, 0x07, 0x05, 1]).is_err());
     }
 
     #[test]

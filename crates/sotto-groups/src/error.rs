@@ -67,6 +67,12 @@ pub enum KeysError {
     /// The admin seed given does not belong to this group.
     #[error("the admin seed does not match the group's public key")]
     WrongAdminSeed,
+    /// A saved keys state (`GroupKeys::dump`) is malformed.
+    #[error("saved group keys state: {0}")]
+    Dump(&'static str),
+    /// A saved keys state of a version this build does not read.
+    #[error("saved group keys state has version {0}; this build reads version 1")]
+    DumpVersion(i64),
     /// Multi-encryption failed.
     #[error(transparent)]
     Multi(#[from] MultiError),

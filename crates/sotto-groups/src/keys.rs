@@ -18,6 +18,9 @@ use crate::identity::keyed_hash;
 use crate::multi::{Nonce, decrypt_for_multiple, encrypt_for_multiple};
 use crate::{GroupAdmin, GroupId, KeysError, MEMBER_KEY_DOMAIN};
 
+mod dump;
+pub use dump::DUMP_VERSION;
+
 /// Full keys messages carry member key entries in multiples of this (junk-padded).
 pub const MESSAGE_KEY_MULTIPLE: usize = 75;
 /// A generation is dropped once a newer one is this much older than the newest key (60 days).

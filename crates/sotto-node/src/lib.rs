@@ -27,3 +27,5 @@ pub use rpc::{Answer, FORWARD_TIMEOUT, MAX_HASHES_PER_REQUEST};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_groups;
