@@ -90,8 +90,11 @@ impl<N: Network> Client<N> {
         self.shared.push_configs().await
     }
 
-    /// Each user config's seqno and whether it is pushed.
+    /// Each user config's seqno and whether it is pushed (local changes not recorded in the
+    /// configs yet are recorded first, so they count as not pushed).
     pub fn config_status(&self) -> Result<Vec<ConfigStatus>, ClientError> {
-        Ok(self.shared.engine().config_status()?)
+        let mut engine = self.shared.engine();
+        engine.record_local_changes()?;
+        Ok(engine.config_status()?)
     }
 }

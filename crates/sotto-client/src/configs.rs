@@ -411,6 +411,18 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
     Ok(())
 }
 
+/// Writes the local state into `kind`'s config; whether it changed (then it is saved dirty).
+fn record_local(tx: &Tx<'_>, kind: ConfigKind) -> Result<bool, DbError> {
+    let mut state = State::load(tx, kind)?;
+    let mut result = Ok(());
+    let edited = state.edit(|data| result = write_local(tx, kind, data));
+    result?;
+    if edited {
+        state.save(tx, kind)?;
+    }
+    Ok(edited)
+}
+
 impl Engine {
     /// Writes local changes (profile name, contacts, nicknames, approval, blocking,
     /// disappearing settings, read positions) into the configs; a config that changed is
@@ -420,12 +432,7 @@ impl Engine {
         self.db.write(|tx| {
             let mut changed = Vec::new();
             for kind in USER_CONFIGS {
-                let mut state = State::load(tx, kind)?;
-                let mut result = Ok(());
-                let edited = state.edit(|data| result = write_local(tx, kind, data));
-                result?;
-                if edited {
-                    state.save(tx, kind)?;
+                if record_local(tx, kind)? {
                     changed.push(kind);
                 }
             }
@@ -586,6 +593,9 @@ impl Engine {
         let ns = namespace(kind);
         db.write(|tx| {
             let mut events = Vec::new();
+            // Local changes made since the last sync join the merge (in this transaction,
+            // so none is overwritten by what is applied below).
+            record_local(tx, kind)?;
             let mut state = State::load(tx, kind)?;
             let current = state.current().clone();
             let mut incoming: Vec<ConfigMessage> = Vec::new();

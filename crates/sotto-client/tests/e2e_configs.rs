@@ -70,7 +70,10 @@ async fn devices_of_one_account_share_their_state() {
     let (bob_account, carol, dave) = (new_account(), new_account(), new_account());
     let bob_id = bob_account.session_id();
 
-    step(start, "the laptop: name, contact with nickname, a block, a message");
+    step(
+        start,
+        "the laptop: name, contact with nickname, a block, a message",
+    );
     let laptop = net.user("laptop", &alice).await;
     let bob = net.user("bob", &bob_account).await;
     laptop.client.set_display_name(Some("Alice")).unwrap();
@@ -87,7 +90,10 @@ async fn devices_of_one_account_share_their_state() {
     bob.wait_message(&alice.session_id(), "hello from the laptop")
         .await;
 
-    step(start, "the phone, restored from the same seed, gets all of it");
+    step(
+        start,
+        "the phone, restored from the same seed, gets all of it",
+    );
     let mut phone = User::connect(
         &net,
         "phone",
@@ -101,9 +107,10 @@ async fn devices_of_one_account_share_their_state() {
                 let name = e.settings().unwrap().display_name;
                 let bob = e.contact(&bob_id).unwrap()?;
                 let carol = e.contact(&carol.session_id()).unwrap()?;
-                let sent = e.messages(&bob_id, 10).unwrap().into_iter().find(|m| {
-                    m.outgoing && m.body.as_deref() == Some("hello from the laptop")
-                })?;
+                let sent =
+                    e.messages(&bob_id, 10).unwrap().into_iter().find(|m| {
+                        m.outgoing && m.body.as_deref() == Some("hello from the laptop")
+                    })?;
                 Some(
                     name.as_deref() == Some("Alice")
                         && bob.nickname.as_deref() == Some("Bobby")
@@ -134,7 +141,10 @@ async fn devices_of_one_account_share_their_state() {
         })
         .await;
 
-    step(start, "edits on both devices to different contacts both survive");
+    step(
+        start,
+        "edits on both devices to different contacts both survive",
+    );
     let (x, y) = (new_account().session_id(), new_account().session_id());
     laptop
         .client
@@ -153,7 +163,10 @@ async fn devices_of_one_account_share_their_state() {
         .await;
     }
 
-    step(start, "concurrent edits to one contact converge to the same bytes");
+    step(
+        start,
+        "concurrent edits to one contact converge to the same bytes",
+    );
     laptop
         .client
         .with_engine(|e| e.add_contact(&bob_id, Some("laptop's Bob"), now_ms()))
@@ -163,17 +176,19 @@ async fn devices_of_one_account_share_their_state() {
         .with_engine(|e| e.add_contact(&bob_id, Some("phone's Bob"), now_ms()))
         .unwrap();
     wait_for("the same Contacts on both devices", STEP, || async {
-        let pushed = |u: &User| {
-            u.client
-                .config_status()
-                .unwrap()
-                .iter()
-                .all(|s| s.pushed)
-        };
+        let pushed = |u: &User| u.client.config_status().unwrap().iter().all(|s| s.pushed);
         let (a, b) = (contacts(&laptop), contacts(&phone));
         let status = |u: &User| u.client.config_status().unwrap();
-        (a == b && pushed(&laptop) && pushed(&phone) && status(&laptop) == status(&phone))
-            .then_some(())
+        let (na, nb) = (nickname(&laptop, &bob_id), nickname(&phone, &bob_id));
+        let edited =
+            |n: &Option<String>| matches!(n.as_deref(), Some("laptop's Bob" | "phone's Bob"));
+        (a == b
+            && na == nb
+            && edited(&na)
+            && pushed(&laptop)
+            && pushed(&phone)
+            && status(&laptop) == status(&phone))
+        .then_some(())
     })
     .await;
     assert_eq!(nickname(&laptop, &bob_id), nickname(&phone, &bob_id));
@@ -200,7 +215,10 @@ async fn devices_of_one_account_share_their_state() {
         })
         .await;
 
-    step(start, "truncated, foreign and replayed configs are rejected");
+    step(
+        start,
+        "truncated, foreign and replayed configs are rejected",
+    );
     // Capture a Contacts message, then move past it.
     let old = laptop.client.with_engine(|e| {
         e.add_contact(&x, Some("x, first"), now_ms()).unwrap();
