@@ -435,7 +435,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(command) => commands::profile(&Ctx::new(global)?, command),
         Command::Settings(args) => commands::settings(&Ctx::new(global)?, args),
         Command::Send(args) => commands::send(&Ctx::new(global)?, args),
-        Command::Sync(args) => commands_sync::run(&Ctx::new(global)?, &args),
+        Command::Sync(args) => commands_sync::run(&Ctx::new(global)?, args),
         Command::Inbox(args) => commands::inbox(&Ctx::new(global)?, args),
         Command::Read(args) => commands::read(&Ctx::new(global)?, args),
         Command::Requests(args) => commands::requests(&Ctx::new(global)?, args),
