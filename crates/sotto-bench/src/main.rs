@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod attachment;
+mod config;
 mod crypto;
 mod delivery;
 mod harness;
@@ -23,6 +24,12 @@ type Bench = (
 
 /// Every benchmark, by name.
 const BENCHES: &[Bench] = &[
+    (
+        "config",
+        "merge of a 1,000-contact Contacts config with 10 concurrent diffs; config encryption \
+         vs raw XChaCha20-Poly1305; a change on device A seen by device B over a 5-node testnet",
+        config::run,
+    ),
     (
         "crypto",
         "sealed-box opens vs X25519; secretstream vs raw XChaCha20-Poly1305",

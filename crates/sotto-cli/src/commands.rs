@@ -530,7 +530,9 @@ async fn online(ctx: &Ctx<'_>) -> anyhow::Result<(Client<CliNet>, Vec<Event>)> {
 }
 
 /// Connects, retries the outbox and polls once; returns the client and what happened.
-async fn connect_and_poll(ctx: &Ctx<'_>) -> anyhow::Result<(Client<CliNet>, Vec<Event>)> {
+pub(crate) async fn connect_and_poll(
+    ctx: &Ctx<'_>,
+) -> anyhow::Result<(Client<CliNet>, Vec<Event>)> {
     let (client, mut events) = online(ctx).await?;
     events.extend(client.poll_once().await.context(
         "fetching new messages failed: try again (is the testnet running? `cargo xtask testnet`)",

@@ -2,6 +2,7 @@
 
 mod chat;
 mod commands;
+mod commands_sync;
 mod listen;
 mod net;
 mod output;
@@ -145,12 +146,17 @@ enum Command {
 
     /// Fetch new messages once and retry unsent ones; prints what arrived
     ///
+    /// Syncs your configs first (profile, contacts, conversations, groups): changes made on
+    /// your other devices (restored from the same recovery phrase) are merged here, and
+    /// changes made here are pushed for them.
+    ///
     /// Examples:
     ///   sotto sync
     ///   sotto sync -v          also show the onion routes of the requests
     ///   sotto sync --json
+    ///   sotto sync --status    each config's seqno and whether it is pushed
     #[command(verbatim_doc_comment)]
-    Sync,
+    Sync(commands_sync::SyncArgs),
 
     /// Conversations with unread counts; message requests are marked (syncs first)
     ///
@@ -429,7 +435,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(command) => commands::profile(&Ctx::new(global)?, command),
         Command::Settings(args) => commands::settings(&Ctx::new(global)?, args),
         Command::Send(args) => commands::send(&Ctx::new(global)?, args),
-        Command::Sync => commands::sync(&Ctx::new(global)?),
+        Command::Sync(args) => commands_sync::run(&Ctx::new(global)?, args),
         Command::Inbox(args) => commands::inbox(&Ctx::new(global)?, args),
         Command::Read(args) => commands::read(&Ctx::new(global)?, args),
         Command::Requests(args) => commands::requests(&Ctx::new(global)?, args),

@@ -448,6 +448,9 @@ pub fn event_text(event: &Event, names: &Names, now_ms: u64) -> Option<String> {
         }
         Event::Dropped { from, .. } => format!("dropped a message from blocked {}", from.short()),
         Event::Skipped { hash, reason } => format!("skipped message {hash}: {reason}"),
+        Event::ConfigMerged { kind, seqno } => {
+            format!("synced {kind:?} from your other devices (seqno {seqno})")
+        }
         _ => return None,
     })
 }

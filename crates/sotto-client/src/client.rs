@@ -26,6 +26,9 @@ use crate::network::Network;
 use crate::outgoing::{RetryPolicy, tally};
 use crate::poll::PollPolicy;
 
+#[path = "config_sync.rs"]
+mod config_sync;
+
 /// The time source: milliseconds since the Unix epoch.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
@@ -74,6 +77,8 @@ pub struct ClientConfig {
     pub background: bool,
     /// The clock.
     pub clock: Clock,
+    /// Sync the user configs (namespaces 2–5) with every poll, before messages.
+    pub sync_configs: bool,
 }
 
 impl ClientConfig {
@@ -86,6 +91,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             background: true,
             clock: Clock::system(),
+            sync_configs: true,
         }
     }
 }
@@ -109,6 +115,7 @@ struct Shared<N> {
     wake: Notify,
     poll: PollPolicy,
     clock: Clock,
+    sync_configs: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -283,7 +290,13 @@ impl<N: Network> Shared<N> {
     /// publishes the events.
     async fn poll_once(&self) -> Result<Vec<Event>, ClientError> {
         let own = AccountId::from(self.engine().session_id());
-        let mut events = Vec::new();
+        // Configs first (as Session does): a restored account learns its name and contacts
+        // before its messages.
+        let mut events = if self.sync_configs {
+            self.sync_configs().await?
+        } else {
+            Vec::new()
+        };
         loop {
             let positions = self.engine().poll_positions()?;
             let (node, response) = self
@@ -458,6 +471,7 @@ impl<N: Network> Client<N> {
             wake: Notify::new(),
             poll: config.poll,
             clock: config.clock,
+            sync_configs: config.sync_configs,
         });
         shared.swarm(own).await?;
         let poller = config

@@ -34,6 +34,10 @@ use crate::model::{
 };
 use crate::outgoing::{JobPurpose, StoreJob};
 
+#[path = "db_configs.rs"]
+mod db_configs;
+pub(crate) use db_configs::ConfigRow;
+
 /// A migration's step in Rust, after its SQL and in the same transaction.
 type Step = fn(&Connection, &DbKey) -> Result<(), DbError>;
 
@@ -60,7 +64,29 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(encrypt_existing_text),
     },
     Migration::sql(V4),
+    Migration::sql(V5_CONFIG),
 ];
+
+/// Version 5: the user config messages (namespaces 2–5), one row per namespace: `base` is the
+/// message this device last adopted from the swarm, merged or pushed (`base_pushed` says
+/// whether the swarm holds it), `pending` the local edits on top of it, not pushed yet (the
+/// dirty flag, persisted before any push); `config_hashes` are the swarm copies of each
+/// namespace's messages, deleted once a newer message is stored.
+const V5_CONFIG: &str = "
+CREATE TABLE configs (
+    namespace INTEGER PRIMARY KEY,
+    base BLOB NOT NULL,
+    base_pushed INTEGER NOT NULL,
+    pending BLOB,
+    pushed_seqno INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE config_hashes (
+    namespace INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (namespace, hash)
+) WITHOUT ROWID;
+";
 
 /// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
 /// message, the stored copy of a received one), by hash, so that deleting or expiring a
@@ -1600,7 +1626,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
         let count = |table: &str| -> i64 {
             db.conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

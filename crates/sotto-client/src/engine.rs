@@ -23,6 +23,9 @@ use crate::outgoing::{
     Context, JobPurpose, MAX_MESSAGE_LEN, Outgoing, RetryPolicy, Tally, prepare,
 };
 
+#[path = "configs.rs"]
+pub mod configs;
+
 /// How long a job handed out for an attempt stays reserved before it is due again (in case
 /// the attempt never reports back, e.g. the process died): 30 s.
 pub const LEASE_MS: u64 = 30_000;

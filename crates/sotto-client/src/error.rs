@@ -220,6 +220,9 @@ pub enum ClientError {
         /// The most a swarm stores, bytes ([`crate::outgoing::MAX_MESSAGE_LEN`]).
         limit: usize,
     },
+    /// A config message could not be prepared for its push (too large once sealed).
+    #[error("config push: {0}")]
+    ConfigPush(#[from] crate::configs::ConfigPushError),
 }
 
 /// Why a received message was not applied. Skipped messages are reported, and polling goes on.
@@ -253,4 +256,7 @@ pub enum SkipReason {
     /// A kind of message this client does not handle (calls, screenshot notices).
     #[error("unsupported kind of message: {0}")]
     Unsupported(&'static str),
+    /// A config message (namespaces 2–5) was rejected; nothing local changed.
+    #[error("config message rejected: {0}")]
+    Config(#[from] crate::configs::ConfigRejection),
 }

@@ -98,6 +98,13 @@ pub enum Event {
         /// The message's hash.
         hash: MessageHash,
     },
+    /// Another device's config changes were merged and applied to the local state.
+    ConfigMerged {
+        /// Which config.
+        kind: sotto_config::ConfigKind,
+        /// Its seqno after the merge.
+        seqno: i64,
+    },
     /// A message could not be used; polling went on.
     Skipped {
         /// Its hash.

@@ -17,10 +17,13 @@ mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_configs;
+#[cfg(test)]
 mod tests_deletion;
 
 pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};
 pub use db::{Job, JobId};
+pub use engine::configs;
 pub use engine::{Engine, LEASE_MS, POLL_POSITION_LIFETIME_MS, SWARM_EXPIRY_SLACK_MS, Sent};
 pub use error::{ClientError, DbError, NetworkError, OnionFailure, SkipReason};
 pub use incoming::{Event, IncomingMessage, Opened, open};

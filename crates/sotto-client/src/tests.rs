@@ -39,6 +39,7 @@ impl World {
         ClientConfig {
             background: false,
             clock: self.clock.clock(),
+            sync_configs: false,
             ..ClientConfig::new(self.dir.path().join(format!("{name}.db")))
         }
     }
@@ -827,6 +828,7 @@ async fn the_background_poller_feeds_the_stream() {
     let alice = w.client(ALICE, "alice").await;
     let config = ClientConfig {
         background: true,
+        sync_configs: false,
         poll: crate::poll::PollPolicy {
             active_ms: 10,
             recent_ms: 10,

@@ -44,6 +44,7 @@ impl World {
         let config = ClientConfig {
             background: false,
             clock: self.clock.clock(),
+            sync_configs: false,
             ..ClientConfig::new(self.dir.path().join(format!("{seed}.db")))
         };
         Client::connect(self.net.clone(), account(seed), config)
