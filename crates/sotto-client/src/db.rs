@@ -60,7 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(encrypt_existing_text),
     },
     Migration::sql(V4),
+    Migration::sql(V6_FILES),
 ];
+
+mod files;
+pub(crate) use files::V6_FILES;
 
 /// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
 /// message, the stored copy of a received one), by hash, so that deleting or expiring a
@@ -1054,6 +1058,8 @@ impl Tx<'_> {
             .execute("DELETE FROM reactions WHERE message = ?1", [id.0])?;
         self.0
             .execute("DELETE FROM outbox WHERE message = ?1", [id.0])?;
+        self.0
+            .execute("DELETE FROM attachments WHERE message = ?1", [id.0])?;
         Ok(())
     }
 
@@ -1595,7 +1601,7 @@ mod tests {
                 )
                 .unwrap();
         }
-        let db = Database::init(Connection::open(&path).unwrap(), MIGRATIONS, key()).unwrap();
+        let db = Database::init(Connection::open(&path).unwrap(), &MIGRATIONS[..4], key()).unwrap();
         let version: i64 = db
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
