@@ -58,9 +58,11 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// Generous bounds: 10 MB through three debug-build nodes on a loaded 2-core machine can take
+/// over a minute (each onion attempt gets half of `request_timeout`).
 fn fast_policy() -> TransferPolicy {
     TransferPolicy {
-        request_timeout: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(240),
         attempts: 3,
         backoff: Duration::from_millis(300),
     }
