@@ -4,6 +4,7 @@ mod attachment;
 mod config;
 mod crypto;
 mod delivery;
+mod files;
 mod harness;
 mod messages;
 mod node;
@@ -40,6 +41,12 @@ const BENCHES: &[Bench] = &[
         "1000 texts Alice → Bob through sotto-client over 3-hop onions on a 7-node testnet: store \
          ack and delivery p50/p99, throughput, crypto share, vs direct and onion stores",
         delivery::run,
+    ),
+    (
+        "files",
+        "a 10 MB attachment Alice → Bob through 3-hop onion paths and a file server: upload, \
+         download and end-to-end MB/s vs attachment encryption; peak RSS; voice MP3 encoding speed",
+        files::run,
     ),
     (
         "messages",

@@ -83,13 +83,31 @@ pub struct SendArgs {
     #[arg(value_name = "CONTACT")]
     contact: String,
 
-    /// The text (several words are joined with spaces).
-    #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+    /// The text (several words are joined with spaces); with attachments, their caption.
+    #[arg(value_name = "TEXT", required_unless_present_any = ["file", "image", "voice"], num_args = 0..)]
     text: Vec<String>,
 
     /// Reply to (quote) this message: its number from `sotto read` (#12 or 12), or `last`.
     #[arg(long, value_name = "MSG")]
     reply_to: Option<String>,
+
+    /// Attach files as they are (any type; at most 32 attachments, each at most 9,956,278
+    /// bytes: 10,000,000 once encrypted).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    file: Vec<PathBuf>,
+
+    /// Attach images, scaled to fit 2000×2000 pixels when larger (as Session's apps do).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    image: Vec<PathBuf>,
+
+    /// Send a voice message: MP3 or M4A as they are; WAV, FLAC, Ogg Vorbis and Opus are
+    /// transcoded to MP3.
+    #[arg(long, value_name = "PATH")]
+    voice: Option<PathBuf>,
+
+    /// The caption of the attachments (instead of TEXT).
+    #[arg(long, value_name = "TEXT", conflicts_with = "text")]
+    caption: Option<String>,
 }
 
 #[derive(Args)]
@@ -209,6 +227,16 @@ pub enum ProfileCommand {
     },
     /// Show your Session ID, display name and where the profile is stored
     Show,
+    /// Upload a profile picture (through an onion path); it goes with your next messages
+    ///
+    /// Example:
+    ///   sotto profile set-picture me.jpg
+    #[command(verbatim_doc_comment)]
+    SetPicture {
+        /// The image (JPEG, PNG, WebP or GIF).
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -276,7 +304,7 @@ pub enum SettingsCommand {
     },
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     sotto_client::Clock::system().now_ms()
 }
 
@@ -405,6 +433,9 @@ fn contacts_list(ctx: &Ctx<'_>, engine: &Engine) -> anyhow::Result<()> {
 // Profile and settings.
 
 pub fn profile(ctx: &Ctx<'_>, command: &ProfileCommand) -> anyhow::Result<()> {
+    if let ProfileCommand::SetPicture { path } = command {
+        return crate::commands_files::set_picture(ctx, path);
+    }
     let mut engine = ctx.engine()?;
     let settings = match command {
         ProfileCommand::SetName { name } => {
@@ -414,7 +445,7 @@ pub fn profile(ctx: &Ctx<'_>, command: &ProfileCommand) -> anyhow::Result<()> {
             }
             engine.set_display_name(Some(name), now_ms())?
         }
-        ProfileCommand::Show => engine.settings()?,
+        ProfileCommand::Show | ProfileCommand::SetPicture { .. } => engine.settings()?,
     };
     if ctx.json() {
         return output::json(&output::Profile {
@@ -430,7 +461,7 @@ pub fn profile(ctx: &Ctx<'_>, command: &ProfileCommand) -> anyhow::Result<()> {
             "Your display name is now {:?}; it goes with your next messages.\n",
             settings.display_name.unwrap_or_default()
         )),
-        ProfileCommand::Show => print(&format!(
+        ProfileCommand::Show | ProfileCommand::SetPicture { .. } => print(&format!(
             "Session ID:   {}\nDisplay name: {}\nData dir:     {}\n",
             engine.session_id(),
             settings
@@ -777,12 +808,10 @@ fn show_history(
         let messages = history
             .iter()
             .map(|m| {
-                Ok(render::message_json(
-                    m,
-                    &engine.reactions(m.id)?,
-                    &names,
-                    quote_id(m),
-                ))
+                let mut json =
+                    render::message_json(m, &engine.reactions(m.id)?, &names, quote_id(m));
+                json.attachments = crate::commands_files::attachments_json(engine, m)?;
+                Ok(json)
             })
             .collect::<anyhow::Result<_>>()?;
         return output::json(&output::History {
@@ -818,6 +847,10 @@ fn show_history(
     }
     for m in &history {
         for line in render::message_lines(m, &engine.reactions(m.id)?, &names, quote_id(m), now) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        for line in crate::commands_files::attachment_lines(engine, m)? {
             text.push_str(&line);
             text.push('\n');
         }
@@ -940,6 +973,23 @@ fn requests_list(ctx: &Ctx<'_>, offline: bool) -> anyhow::Result<()> {
 }
 
 pub fn send(ctx: &Ctx<'_>, args: &SendArgs) -> anyhow::Result<()> {
+    if !args.file.is_empty() || !args.image.is_empty() || args.voice.is_some() {
+        // Every limit is checked here, before the network is reached.
+        let staged =
+            crate::commands_files::stage_all(&args.file, &args.image, args.voice.as_deref())?;
+        let text = args.text.join(" ");
+        let caption = args
+            .caption
+            .as_deref()
+            .or((!text.trim().is_empty()).then_some(text.as_str()));
+        return crate::commands_files::send(
+            ctx,
+            &args.contact,
+            caption,
+            args.reply_to.as_deref(),
+            staged,
+        );
+    }
     let body = args.text.join(" ");
     if body.trim().is_empty() {
         bail!("the text is empty");

@@ -3,6 +3,7 @@
 mod chat;
 mod commands;
 mod commands_sync;
+mod commands_files;
 mod listen;
 mod net;
 mod output;
@@ -143,6 +144,26 @@ enum Command {
     ///   sotto send bob "ok" --json | jq .state
     #[command(verbatim_doc_comment)]
     Send(commands::SendArgs),
+
+    /// Save a received attachment (downloaded through an onion path, decrypted and verified)
+    ///
+    /// N is the attachment's number as `read` lists it: 12.1 is message 12's first
+    /// attachment, 12 every attachment of message 12, `last` those of the newest message with
+    /// attachments. A file the server no longer has (files live about 14 days) is reported as
+    /// expired.
+    ///
+    /// Examples:
+    ///   sotto save bob 12.1
+    ///   sotto save bob last --out ~/Downloads
+    #[command(verbatim_doc_comment)]
+    Save(commands_files::SaveArgs),
+
+    /// Play a voice message (needs the `audio` feature, not in this build: use `save`)
+    ///
+    /// Example:
+    ///   sotto play bob 12.1
+    #[command(verbatim_doc_comment)]
+    Play(commands_files::PlayArgs),
 
     /// Fetch new messages once and retry unsent ones; prints what arrived
     ///
@@ -436,6 +457,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Settings(args) => commands::settings(&Ctx::new(global)?, args),
         Command::Send(args) => commands::send(&Ctx::new(global)?, args),
         Command::Sync(args) => commands_sync::run(&Ctx::new(global)?, args),
+        Command::Save(args) => commands_files::save(&Ctx::new(global)?, args),
+        Command::Play(args) => commands_files::play(&Ctx::new(global)?, args),
         Command::Inbox(args) => commands::inbox(&Ctx::new(global)?, args),
         Command::Read(args) => commands::read(&Ctx::new(global)?, args),
         Command::Requests(args) => commands::requests(&Ctx::new(global)?, args),
@@ -470,6 +493,11 @@ impl<'a> Ctx<'a> {
     /// Whether to print routes.
     pub fn verbose(&self) -> bool {
         self.global.verbose
+    }
+
+    /// The network file.
+    pub fn network_file(&self) -> &Path {
+        &self.global.network
     }
 
     /// The profile directory.

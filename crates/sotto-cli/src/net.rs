@@ -81,6 +81,15 @@ impl Network for CliNet {
         self.inner.set_own_account(account);
     }
 
+    async fn server_request(
+        &self,
+        server: &sotto_client::net::OnionServer,
+        request: &sotto_onion::V4Request,
+        timeout: std::time::Duration,
+    ) -> Result<sotto_onion::V4Response, NetworkError> {
+        self.inner.server_request(server, request, timeout).await
+    }
+
     async fn get_swarm(&self, account: AccountId) -> Result<Vec<SwarmNode>, NetworkError> {
         let answer = self.inner.get_swarm(account).await;
         let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);

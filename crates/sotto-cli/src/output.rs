@@ -216,6 +216,9 @@ pub struct Message {
     pub expires_at_ms: Option<u64>,
     pub read_ms: Option<u64>,
     pub reactions: Vec<Reaction>,
+    /// Files, images and voice messages (`sotto save` fetches them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::commands_files::AttachmentJson>,
 }
 
 /// The copy of a sent message stored in one's own swarm (for one's other devices).

@@ -241,6 +241,7 @@ pub fn message_json(
                 from_name: names.display(&r.reactor),
             })
             .collect(),
+        attachments: Vec::new(),
     }
 }
 

@@ -486,6 +486,12 @@ impl<N: Network> Client<N> {
         &self.shared.network
     }
 
+    /// The client's clock, ms since the Unix epoch.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now()
+    }
+
     /// This account's Session ID.
     #[must_use]
     pub fn session_id(&self) -> SessionId {
@@ -534,7 +540,7 @@ impl<N: Network> Client<N> {
         self.text_sent(sent).await
     }
 
-    async fn text_sent(&self, sent: Sent) -> Result<SendOutcome, ClientError> {
+    pub(crate) async fn text_sent(&self, sent: Sent) -> Result<SendOutcome, ClientError> {
         let message = sent
             .message
             .ok_or(crate::DbError::Corrupt("text without a message"))?;

@@ -65,6 +65,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration::sql(V4),
     Migration::sql(V5_CONFIG),
+    Migration::sql(V6_FILES),
 ];
 
 /// Version 5: the user config messages (namespaces 2–5), one row per namespace: `base` is the
@@ -87,6 +88,9 @@ CREATE TABLE config_hashes (
     PRIMARY KEY (namespace, hash)
 ) WITHOUT ROWID;
 ";
+
+mod files;
+pub(crate) use files::V6_FILES;
 
 /// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
 /// message, the stored copy of a received one), by hash, so that deleting or expiring a
@@ -1080,6 +1084,8 @@ impl Tx<'_> {
             .execute("DELETE FROM reactions WHERE message = ?1", [id.0])?;
         self.0
             .execute("DELETE FROM outbox WHERE message = ?1", [id.0])?;
+        self.0
+            .execute("DELETE FROM attachments WHERE message = ?1", [id.0])?;
         Ok(())
     }
 
@@ -1621,7 +1627,7 @@ mod tests {
                 )
                 .unwrap();
         }
-        let db = Database::init(Connection::open(&path).unwrap(), MIGRATIONS, key()).unwrap();
+        let db = Database::init(Connection::open(&path).unwrap(), &MIGRATIONS[..4], key()).unwrap();
         let version: i64 = db
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -84,6 +84,16 @@ impl Engine {
         self
     }
 
+    /// The database, for the attachment module.
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The database, for the attachment module's changes.
+    pub(crate) fn db_mut(&mut self) -> &mut Database {
+        &mut self.db
+    }
+
     /// The account.
     #[must_use]
     pub fn account(&self) -> &Account {
@@ -247,6 +257,7 @@ impl Engine {
                 .display_name
                 .map(|name| (name, settings.profile_updated_s)),
             disappearing,
+            picture: tx.own_picture()?.map(|p| (p.url, p.key)),
         };
         let prepared = prepare(account, to, outgoing, &ctx, sent_ms, rng)?;
         // Refused before anything is written or sent: no node would store it.
@@ -300,6 +311,20 @@ impl Engine {
         if body.is_empty() {
             return Err(ClientError::Empty("text"));
         }
+        self.send_visible(to, Some(body), &[], quote, now_ms, rng)
+    }
+
+    /// Sends a visible message: a text, or uploaded attachments (each pointer with the local
+    /// file it was made from, if any) with an optional text.
+    pub(crate) fn send_visible(
+        &mut self,
+        to: &SessionId,
+        body: Option<&str>,
+        attachments: &[crate::attachments::OutgoingAttachment],
+        quote: Option<MessageId>,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sent, ClientError> {
         let sent_ms = self.timestamp(now_ms);
         let Self { account, db, .. } = self;
         db.write(|tx| {
@@ -348,7 +373,7 @@ impl Engine {
                     },
                     outgoing: true,
                     received_ms: now_ms,
-                    body: Some(body),
+                    body,
                     quote: quote.as_ref(),
                     state: MessageState::Sending,
                     disappearing,
@@ -357,9 +382,20 @@ impl Engine {
                 })?
                 .ok_or(DbError::Corrupt("duplicate sent timestamp"))?;
             tx.touch(conversation, now_ms)?;
-            let text = Outgoing::Text {
-                body: body.to_owned(),
-                quote,
+            let text = if attachments.is_empty() {
+                Outgoing::Text {
+                    body: body.unwrap_or_default().to_owned(),
+                    quote,
+                }
+            } else {
+                for (index, a) in attachments.iter().enumerate() {
+                    tx.insert_attachment(id, index, &a.pointer, a.local.as_deref(), true)?;
+                }
+                Outgoing::Media {
+                    body: body.map(str::to_owned),
+                    attachments: attachments.iter().map(|a| a.pointer.clone()).collect(),
+                    quote,
+                }
             };
             jobs.extend(Self::queue(tx, account, to, &text, sent_ms, Some(id), rng)?);
             Ok(Sent {

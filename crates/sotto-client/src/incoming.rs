@@ -221,7 +221,14 @@ impl Apply<'_, '_> {
                         text: q.text.clone(),
                     })
                 });
-                self.visible(opened, peer, v.body.as_deref(), quote.as_ref(), events)
+                self.visible(
+                    opened,
+                    peer,
+                    v.body.as_deref(),
+                    quote.as_ref(),
+                    &v.attachments,
+                    events,
+                )
             }
             Message::Reaction(r) => {
                 let target = MessageKey {
@@ -357,6 +364,16 @@ impl Apply<'_, '_> {
         let Some(profile) = profile else {
             return Ok(());
         };
+        let key = match &content.message {
+            Message::MessageRequestResponse(r) => r.profile_key.as_ref(),
+            _ => content.data_fields().and_then(|d| d.profile_key.as_ref()),
+        };
+        if let (Some(url), Some(key)) = (profile.picture_url.as_deref(), key)
+            && !url.is_empty()
+        {
+            self.tx.ensure_contact(peer, self.now_ms)?;
+            self.tx.set_contact_picture(peer, url, key.expose())?;
+        }
         let Some(name) = profile.display_name.as_deref().filter(|n| !n.is_empty()) else {
             return Ok(());
         };
@@ -379,6 +396,7 @@ impl Apply<'_, '_> {
         peer: SessionId,
         body: Option<&str>,
         quote: Option<&QuoteRef>,
+        attachments: &[sotto_envelope::AttachmentPointer],
         events: &mut Vec<Event>,
     ) -> Result<(), Stop> {
         let outgoing = opened.sender == self.own;
@@ -419,6 +437,14 @@ impl Apply<'_, '_> {
         };
         self.tx
             .add_swarm_copy(id, &self.hash, self.swarm_expiry_ms)?;
+        // Pointers without a URL or key cannot be fetched: they are left out.
+        let usable = attachments
+            .iter()
+            .filter(|p| p.url.is_some() && p.key.is_some())
+            .take(crate::attachments::MAX_ATTACHMENTS);
+        for (index, pointer) in usable.enumerate() {
+            self.tx.insert_attachment(id, index, pointer, None, false)?;
+        }
         self.tx.touch(conversation, self.now_ms)?;
         // Writing to someone approves them; being written to means they approved us.
         let flag = if outgoing {

@@ -8,7 +8,12 @@ use sotto_rpc::AccountId;
 use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
 use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 
+use core::time::Duration;
+
+use sotto_onion::{V4Request, V4Response};
+
 use crate::error::NetworkError;
+use crate::net::OnionServer;
 
 /// What the client sends over. Each method sends one storage RPC to `node` (a member of the
 /// account's swarm, as [`Network::get_swarm`] listed it) and returns the node's parsed
@@ -75,5 +80,18 @@ pub trait Network: Send + Sync + 'static {
     ) -> impl Future<Output = Result<GetExpiriesResponse, NetworkError>> + Send {
         let _ = (node, request);
         async { Err(NetworkError::Unsupported("get_expiries")) }
+    }
+
+    /// Sends a v4 request to a server reached through the network (a file server), bounded by
+    /// `timeout`, and returns its answer whatever its code. The default answers
+    /// [`NetworkError::Unsupported`].
+    fn server_request(
+        &self,
+        server: &OnionServer,
+        request: &V4Request,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<V4Response, NetworkError>> + Send {
+        let _ = (server, request, timeout);
+        async { Err(NetworkError::Unsupported("server_request")) }
     }
 }

@@ -105,6 +105,15 @@ pub enum Outgoing {
     RequestResponse,
     /// Change the conversation's disappearing-messages setting.
     Disappearing(Disappearing),
+    /// Attachments (already uploaded), with an optional text (the caption) and quote.
+    Media {
+        /// The text shown with the attachments.
+        body: Option<String>,
+        /// The attachments' pointers (at most [`crate::attachments::MAX_ATTACHMENTS`]).
+        attachments: Vec<sotto_envelope::AttachmentPointer>,
+        /// The message replied to.
+        quote: Option<QuoteRef>,
+    },
 }
 
 /// Which copy a store job carries.
@@ -206,21 +215,32 @@ pub struct Context {
     pub profile: Option<(String, Option<u64>)>,
     /// The conversation's disappearing setting, carried by texts.
     pub disappearing: Disappearing,
+    /// This account's profile picture: its URL (in the profile) and its key (the data
+    /// message's `profileKey`), carried with the profile.
+    pub picture: Option<(String, Vec<u8>)>,
 }
 
 impl Context {
     fn profile(&self) -> Option<Profile> {
         self.profile.as_ref().map(|(name, updated)| Profile {
             display_name: Some(name.clone()),
-            picture_url: None,
+            picture_url: self.picture.as_ref().map(|(url, _)| url.clone()),
             last_update_seconds: *updated,
             unknown: UnknownFields::default(),
         })
     }
 
+    fn profile_key(&self) -> Option<sotto_envelope::KeyBytes> {
+        self.profile.as_ref()?;
+        self.picture
+            .as_ref()
+            .map(|(_, key)| sotto_envelope::KeyBytes::new(key.clone()))
+    }
+
     fn data_fields(&self) -> DataFields {
         DataFields {
             profile: self.profile(),
+            profile_key: self.profile_key(),
             ..DataFields::default()
         }
     }
@@ -243,6 +263,23 @@ impl Outgoing {
         let message = match self {
             Self::Text { body, quote } => Message::Visible(VisibleMessage {
                 body: Some(body.clone()),
+                quote: quote.as_ref().map(|q| Quote {
+                    id: q.key.sent_ms,
+                    author: PrefixedId::from(q.key.author),
+                    text: q.text.clone(),
+                    attachments: Vec::new(),
+                    unknown: UnknownFields::default(),
+                }),
+                data: ctx.data_fields(),
+                ..VisibleMessage::default()
+            }),
+            Self::Media {
+                body,
+                attachments,
+                quote,
+            } => Message::Visible(VisibleMessage {
+                body: body.clone(),
+                attachments: attachments.clone(),
                 quote: quote.as_ref().map(|q| Quote {
                     id: q.key.sent_ms,
                     author: PrefixedId::from(q.key.author),
@@ -292,7 +329,7 @@ impl Outgoing {
             }),
             Self::RequestResponse => Message::MessageRequestResponse(MessageRequestResponse {
                 is_approved: true,
-                profile_key: None,
+                profile_key: ctx.profile_key(),
                 profile: ctx.profile(),
                 unknown: UnknownFields::default(),
             }),
@@ -304,7 +341,7 @@ impl Outgoing {
         };
         let mut content = Content::new(message);
         match self {
-            Self::Text { .. } => ctx.disappearing.write_to(&mut content),
+            Self::Text { .. } | Self::Media { .. } => ctx.disappearing.write_to(&mut content),
             Self::Disappearing(setting) => setting.write_to(&mut content),
             _ => {}
         }
@@ -316,7 +353,7 @@ impl Outgoing {
     pub fn ttl_ms(&self, ctx: &Context) -> u64 {
         match (self, ctx.disappearing) {
             (Self::Typing { .. }, _) => TYPING_TTL_MS,
-            (Self::Text { .. }, Disappearing::AfterSend(secs)) => {
+            (Self::Text { .. } | Self::Media { .. }, Disappearing::AfterSend(secs)) => {
                 (u64::from(secs) * 1000).clamp(TTL_MIN_MS, CONTENT_TTL_MS)
             }
             _ => CONTENT_TTL_MS,
@@ -329,7 +366,7 @@ impl Outgoing {
     #[must_use]
     pub fn sync_ttl_ms(&self, ctx: &Context) -> u64 {
         match (self, ctx.disappearing) {
-            (Self::Text { .. }, Disappearing::AfterRead(secs)) => {
+            (Self::Text { .. } | Self::Media { .. }, Disappearing::AfterRead(secs)) => {
                 (u64::from(secs) * 1000).clamp(TTL_MIN_MS, CONTENT_TTL_MS)
             }
             _ => self.ttl_ms(ctx),
@@ -338,9 +375,10 @@ impl Outgoing {
 
     fn sync_copy(&self) -> SyncCopy {
         match self {
-            Self::Text { .. } | Self::Reaction { .. } | Self::Disappearing(_) => {
-                SyncCopy::WithTarget
-            }
+            Self::Text { .. }
+            | Self::Media { .. }
+            | Self::Reaction { .. }
+            | Self::Disappearing(_) => SyncCopy::WithTarget,
             Self::Unsend { .. } => SyncCopy::Plain,
             Self::ReadReceipt { .. } | Self::Typing { .. } | Self::RequestResponse => {
                 SyncCopy::None
@@ -571,6 +609,7 @@ mod tests {
         let ctx = Context {
             profile: Some(("Alice".into(), Some(1_700_000_000))),
             disappearing: Disappearing::Off,
+            picture: None,
         };
         let text = Outgoing::Text {
             body: "hi".into(),
@@ -741,6 +780,7 @@ mod tests {
             let ctx = Context {
                 profile: None,
                 disappearing: setting,
+                picture: None,
             };
             let p = prepare(&alice, &bob.session_id(), &text, &ctx, T, &mut rng()).unwrap();
             assert_eq!(p.jobs[0].expiry_ms - T, ttl, "{setting:?}");

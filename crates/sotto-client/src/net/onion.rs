@@ -1300,6 +1300,15 @@ impl Network for OnionNetwork {
         Self::set_own_account(self, account);
     }
 
+    async fn server_request(
+        &self,
+        server: &OnionServer,
+        request: &V4Request,
+        timeout: Duration,
+    ) -> Result<V4Response, NetworkError> {
+        Self::server_request(self, server, request, timeout).await
+    }
+
     async fn get_swarm(&self, account: AccountId) -> Result<Vec<SwarmNode>, NetworkError> {
         if let Err(e) = self.upkeep().await {
             tracing::info!(error = %e, "path upkeep failed");
