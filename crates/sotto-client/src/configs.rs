@@ -292,6 +292,10 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
         ConfigKind::UserProfile => {
             let mut profile = UserProfile::read(data);
             profile.name = tx.settings()?.display_name;
+            if let Some(picture) = tx.own_picture()? {
+                profile.avatar_url = Some(picture.url);
+                profile.avatar_key = Some(picture.key);
+            }
             profile.write(data);
         }
         ConfigKind::Contacts => {
@@ -309,6 +313,10 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
                 });
                 if let Some(name) = &local.profile_name {
                     c.name.clone_from(name);
+                }
+                if let Some(picture) = tx.contact_picture(&local.session_id)? {
+                    c.avatar_url = Some(picture.url);
+                    c.avatar_key = Some(picture.key);
                 }
                 c.nickname = local.nickname.clone();
                 c.approved = local.approved;
@@ -362,6 +370,18 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
                 settings.profile_updated_s = Some(now_ms / 1000);
                 tx.set_settings(&settings)?;
             }
+            // A picture set on another device: this one sends it in its profiles too (and
+            // cannot re-upload it, having no local copy).
+            if let (Some(url), Some(key)) = (profile.avatar_url, profile.avatar_key)
+                && tx.own_picture()?.is_none_or(|own| own.url != url || own.key != key)
+            {
+                tx.set_own_picture(&crate::attachments::OwnPicture {
+                    url,
+                    key,
+                    local_path: None,
+                    uploaded_ms: now_ms,
+                })?;
+            }
         }
         ConfigKind::Contacts => {
             for c in Contacts::list(data) {
@@ -376,6 +396,9 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
                 tx.set_nickname(&id, c.nickname.as_deref())?;
                 if !c.name.is_empty() {
                     tx.set_profile_name(&id, &c.name, None)?;
+                }
+                if let (Some(url), Some(key)) = (&c.avatar_url, &c.avatar_key) {
+                    tx.set_contact_picture(&id, url, key)?;
                 }
                 if let Some(conversation) = tx.conversation_id(&id)? {
                     tx.set_conversation_disappearing(

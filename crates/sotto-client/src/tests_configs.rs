@@ -327,3 +327,31 @@ fn read_positions_follow_to_the_other_device() {
         "{civ:?}"
     );
 }
+
+#[test]
+fn profile_pictures_follow_to_the_other_device() {
+    let url = "http://127.0.0.1:9/file/42#d";
+    let mut a = device();
+    a.add_contact(&peer(1), Some("Bobby"), T).unwrap();
+    a.db_mut()
+        .write(|tx| {
+            tx.set_own_picture(&crate::attachments::OwnPicture {
+                url: url.to_owned(),
+                key: vec![9; 32],
+                local_path: None,
+                uploaded_ms: T,
+            })?;
+            tx.set_contact_picture(&peer(1), "http://127.0.0.1:9/file/7", &[3; 32])
+        })
+        .unwrap();
+    let mut b = device();
+    assert!(b.profile_picture().unwrap().is_none());
+    deliver(&mut b, &push(&mut a));
+    let own = b.profile_picture().unwrap().expect("own picture");
+    assert_eq!((own.url.as_str(), own.key.as_slice()), (url, [9; 32].as_slice()));
+    let bob = b.contact_picture(&peer(1)).unwrap().expect("contact picture");
+    assert_eq!(bob.url, "http://127.0.0.1:9/file/7");
+    assert_eq!(bob.key, vec![3; 32]);
+    // Adopting it is not a change of b's own: nothing to push back.
+    assert!(push(&mut b).is_empty());
+}
