@@ -60,6 +60,7 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(encrypt_existing_text),
     },
     Migration::sql(V4),
+    Migration::sql(crate::community::V7_COMMUNITY),
 ];
 
 /// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
@@ -247,7 +248,7 @@ impl DbKey {
     }
 
     /// Seals `text` for `column` of the message (`author`, `sent_ms`).
-    fn seal(
+    pub(crate) fn seal(
         &self,
         column: &str,
         author: &str,
@@ -268,7 +269,7 @@ impl DbKey {
     }
 
     /// Opens what [`DbKey::seal`] sealed for the same column and message.
-    fn open(
+    pub(crate) fn open(
         &self,
         column: &'static str,
         author: &str,
@@ -302,6 +303,11 @@ impl Database {
     pub fn open(path: &Path, account: &Account) -> Result<Self, DbError> {
         create_private(path)?;
         Self::init(Connection::open(path)?, MIGRATIONS, DbKey::of(account))
+    }
+
+    /// The connection and the text key (for the community module's tables).
+    pub(crate) fn parts(&self) -> (&Connection, &DbKey) {
+        (&self.conn, &self.key)
     }
 
     /// A database in memory, for tests and tools.
@@ -1600,7 +1606,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
         let count = |table: &str| -> i64 {
             db.conn
                 .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

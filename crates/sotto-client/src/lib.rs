@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+pub mod community;
 mod db;
 pub mod deletion;
 mod engine;
