@@ -266,8 +266,9 @@ fn resolve_in(rooms: &[JoinedRoom], arg: &str) -> anyhow::Result<JoinedRoom> {
 }
 
 /// The post `arg` names: `#12`, `12`, or `last` (the newest; with `own`, your newest).
-fn message_id(comm: &Comm, room: &JoinedRoom, arg: &str, own: bool) -> anyhow::Result<i64> {
+async fn message_id(comm: &Comm, room: &JoinedRoom, arg: &str, own: bool) -> anyhow::Result<i64> {
     if arg == "last" {
+        comm.poll(room).await?;
         let me = comm.blinded_id(room).to_string();
         return comm
             .messages(room, 500)?
@@ -498,14 +499,14 @@ pub fn run(ctx: &Ctx<'_>, command: &CommunityCommand) -> anyhow::Result<()> {
                 let name = display_name(ctx);
                 let comm = open(ctx).await?;
                 let room = resolve(&comm, &a.room)?;
-                let id = message_id(&comm, &room, &a.message, true)?;
+                let id = message_id(&comm, &room, &a.message, true).await?;
                 comm.edit(&room, id, &text, name.as_deref()).await?;
                 done(ctx, "edited", &room, id)
             }
             CommunityCommand::Delete(a) => {
                 let comm = open(ctx).await?;
                 let room = resolve(&comm, &a.room)?;
-                let id = message_id(&comm, &room, &a.message, false)?;
+                let id = message_id(&comm, &room, &a.message, false).await?;
                 comm.delete(&room, id).await?;
                 done(ctx, "deleted", &room, id)
             }
@@ -537,9 +538,14 @@ pub fn send(ctx: &Ctx<'_>, room: &str, text: &str, reply_to: Option<&str>) -> an
     Ctx::runtime()?.block_on(async {
         let comm = open(ctx).await?;
         let room = resolve(&comm, room)?;
-        let reply = reply_to
-            .map(|r| message_id(&comm, &room, r, false))
-            .transpose()?;
+        if reply_to.is_some() {
+            // The message replied to may have arrived since the last read.
+            comm.poll(&room).await?;
+        }
+        let reply = match reply_to {
+            Some(r) => Some(message_id(&comm, &room, r, false).await?),
+            None => None,
+        };
         let posted = comm.post(&room, text, reply, name.as_deref()).await?;
         if ctx.json() {
             return output::json(&posted);
@@ -610,7 +616,7 @@ pub fn react(
     Ctx::runtime()?.block_on(async {
         let comm = open(ctx).await?;
         let room = resolve(&comm, room)?;
-        let id = message_id(&comm, &room, message, false)?;
+        let id = message_id(&comm, &room, message, false).await?;
         comm.react(&room, id, emoji, remove).await?;
         let verb = if remove { "unreacted" } else { "reacted" };
         if ctx.json() {
@@ -630,7 +636,7 @@ pub fn unsend(ctx: &Ctx<'_>, room: &str, message: &str) -> anyhow::Result<()> {
     Ctx::runtime()?.block_on(async {
         let comm = open(ctx).await?;
         let room = resolve(&comm, room)?;
-        let id = message_id(&comm, &room, message, true)?;
+        let id = message_id(&comm, &room, message, true).await?;
         comm.delete(&room, id).await?;
         done(ctx, "deleted", &room, id)
     })

@@ -134,13 +134,13 @@ impl ServerTransport for OnionNetwork {
 pub struct Offline;
 
 impl ServerTransport for Offline {
-    fn request(
+    async fn request(
         &self,
         _server: &OnionServer,
         _request: &V4Request,
         _timeout: Duration,
-    ) -> impl Future<Output = Result<V4Response, NetworkError>> + Send {
-        async { Err(NetworkError::Unavailable("offline")) }
+    ) -> Result<V4Response, NetworkError> {
+        Err(NetworkError::Unavailable("offline"))
     }
 }
 
