@@ -76,6 +76,7 @@ pub fn demo(args: &DemoArgs) -> Result<bool> {
         "sotto-node",
         "sotto-directory",
         "sotto-fileserver",
+        "sotto-community",
     ])?;
     let started = if is_running(&opts.dir) {
         println!(

@@ -125,6 +125,13 @@ fn status(net: &mut Testnet) -> String {
             fs.log_path().display()
         ));
     }
+    if let (Some(c), Some(link)) = (&net.community, &net.community_link) {
+        out.push_str(&format!(
+            "community  http://{}  log {}\n  join the room lobby: sotto community join '{link}'\n",
+            c.addr,
+            c.log_path().display()
+        ));
+    }
     for node in &mut net.nodes {
         let key = hex(&node.pubkey.0);
         let swarm = listed
@@ -193,7 +200,12 @@ fn execute(net: &mut Testnet, line: &str) -> String {
 }
 
 fn supervise(opts: &Options) -> Result<bool> {
-    build(&["sotto-node", "sotto-directory", "sotto-fileserver"])?;
+    build(&[
+        "sotto-node",
+        "sotto-directory",
+        "sotto-fileserver",
+        "sotto-community",
+    ])?;
     let net = Supervisor::start(&opts.dir, opts.nodes, opts.port)?;
     println!(
         "control it from another terminal: cargo xtask testnet status|add|kill node-03|restart node-03"
@@ -274,6 +286,10 @@ impl Supervisor {
         if let Err(e) = net.start_file_server("") {
             eprintln!("{}", net.logs_tail(15));
             bail!("the file server did not start: {e}");
+        }
+        if let Err(e) = net.start_community_server("") {
+            eprintln!("{}", net.logs_tail(15));
+            bail!("the community server did not start: {e}");
         }
         let network_file = dir.join("network.json");
         std::fs::write(

@@ -17,7 +17,7 @@ use crate::net::{CliNet, route};
 use crate::output;
 use crate::render::{self, Names};
 use crate::resolve::{self, Last};
-use crate::{Ctx, qr};
+use crate::{Ctx, commands_community, qr};
 
 /// How many messages `read` shows by default.
 const DEFAULT_LIMIT: u32 = 50;
@@ -79,7 +79,8 @@ pub struct ContactArg {
 
 #[derive(Args)]
 pub struct SendArgs {
-    /// To whom: a nickname, display name, Session ID, or a unique prefix of one.
+    /// To whom: a nickname, display name, Session ID, or a unique prefix of one; or a
+    /// joined community room as COMMUNITY/ROOM (e.g. /lobby, see `sotto community`).
     #[arg(value_name = "CONTACT")]
     contact: String,
 
@@ -119,7 +120,8 @@ pub struct InboxArgs {
 
 #[derive(Args)]
 pub struct ReadArgs {
-    /// Whose conversation: a nickname, display name, Session ID, or a unique prefix of one.
+    /// Whose conversation: a nickname, display name, Session ID, or a unique prefix of one;
+    /// or a joined community room as COMMUNITY/ROOM (e.g. /lobby).
     #[arg(value_name = "CONTACT")]
     contact: String,
 
@@ -159,7 +161,8 @@ pub enum RequestsCommand {
 
 #[derive(Args)]
 pub struct ReactArgs {
-    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one.
+    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one;
+    /// or a joined community room as COMMUNITY/ROOM (e.g. /lobby).
     #[arg(value_name = "CONTACT")]
     contact: String,
 
@@ -178,7 +181,8 @@ pub struct ReactArgs {
 
 #[derive(Args)]
 pub struct UnsendArgs {
-    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one.
+    /// The conversation: a nickname, display name, Session ID, or a unique prefix of one;
+    /// or a joined community room as COMMUNITY/ROOM (e.g. /lobby).
     #[arg(value_name = "CONTACT")]
     contact: String,
 
@@ -763,6 +767,9 @@ pub fn read(ctx: &Ctx<'_>, args: &ReadArgs) -> anyhow::Result<()> {
     if args.limit == 0 {
         bail!("--limit must be at least 1");
     }
+    if commands_community::is_room(&args.contact) {
+        return commands_community::read(ctx, &args.contact, args.limit, args.offline);
+    }
     if args.offline {
         // The read receipt, if one is due, waits in the outbox for the next sync.
         let mut engine = ctx.engine()?;
@@ -997,6 +1004,9 @@ pub fn send(ctx: &Ctx<'_>, args: &SendArgs) -> anyhow::Result<()> {
     // A text no swarm would store is refused here, before the network is even reached.
     sotto_client::outgoing::check_text(&body)
         .map_err(|e| anyhow!("{e}; this text is {} bytes", body.len()))?;
+    if commands_community::is_room(&args.contact) {
+        return commands_community::send(ctx, &args.contact, &body, args.reply_to.as_deref());
+    }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let peer = client.with_engine(|e| resolve::contact(e, &args.contact))?;
@@ -1149,6 +1159,9 @@ pub fn react(ctx: &Ctx<'_>, args: &ReactArgs) -> anyhow::Result<()> {
     if emoji.is_empty() {
         bail!("the emoji is empty");
     }
+    if commands_community::is_room(&args.contact) {
+        return commands_community::react(ctx, &args.contact, &args.message, emoji, args.remove);
+    }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let (peer, target) = client.with_engine(|e| {
@@ -1198,6 +1211,9 @@ fn delivery_note(calls: &[crate::net::Call], peer: &SessionId) -> String {
 }
 
 pub fn unsend(ctx: &Ctx<'_>, args: &UnsendArgs) -> anyhow::Result<()> {
+    if commands_community::is_room(&args.contact) {
+        return commands_community::unsend(ctx, &args.contact, &args.message);
+    }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let (peer, target) = client.with_engine(|e| {

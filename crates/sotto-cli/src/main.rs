@@ -2,8 +2,9 @@
 
 mod chat;
 mod commands;
-mod commands_sync;
+mod commands_community;
 mod commands_files;
+mod commands_sync;
 mod listen;
 mod net;
 mod output;
@@ -289,6 +290,23 @@ enum Command {
     ///   sotto --profile alice chat 05ab…
     #[command(verbatim_doc_comment)]
     Chat(chat::ChatArgs),
+
+    /// Communities (open groups): join by link, list, leave, DMs and moderation
+    ///
+    /// A joined room is a conversation for `send`, `read`, `react` and `unsend`, named
+    /// COMMUNITY/ROOM: COMMUNITY is the server's HOST:PORT (or HOST) from the join link, and
+    /// can be left out (/lobby) when one joined room has that name.
+    ///
+    /// Examples:
+    ///   sotto community join 'http://127.0.0.3:22032/lobby?public_key=ab…'
+    ///   sotto send /lobby "hello everyone"
+    ///   sotto read /lobby
+    ///   sotto react /lobby 12 👍
+    ///   sotto unsend /lobby last
+    ///   sotto community dm /lobby 15ab… "hi"
+    ///   sotto community ban /lobby 15ab…          (moderators)
+    #[command(subcommand, verbatim_doc_comment)]
+    Community(commands_community::CommunityCommand),
 }
 
 #[derive(Subcommand)]
@@ -468,6 +486,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clear(args) => commands::clear(&Ctx::new(global)?, args),
         Command::Listen(args) => listen::run(&Ctx::new(global)?, args),
         Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
+        Command::Community(command) => commands_community::run(&Ctx::new(global)?, command),
     }
 }
 

@@ -373,7 +373,9 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
             // A picture set on another device: this one sends it in its profiles too (and
             // cannot re-upload it, having no local copy).
             if let (Some(url), Some(key)) = (profile.avatar_url, profile.avatar_key)
-                && tx.own_picture()?.is_none_or(|own| own.url != url || own.key != key)
+                && tx
+                    .own_picture()?
+                    .is_none_or(|own| own.url != url || own.key != key)
             {
                 tx.set_own_picture(&crate::attachments::OwnPicture {
                     url,

@@ -66,6 +66,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(V4),
     Migration::sql(V5_CONFIG),
     Migration::sql(V6_FILES),
+    Migration::sql(crate::community::V7_COMMUNITY),
 ];
 
 /// Version 5: the user config messages (namespaces 2–5), one row per namespace: `base` is the
@@ -277,7 +278,7 @@ impl DbKey {
     }
 
     /// Seals `text` for `column` of the message (`author`, `sent_ms`).
-    fn seal(
+    pub(crate) fn seal(
         &self,
         column: &str,
         author: &str,
@@ -298,7 +299,7 @@ impl DbKey {
     }
 
     /// Opens what [`DbKey::seal`] sealed for the same column and message.
-    fn open(
+    pub(crate) fn open(
         &self,
         column: &'static str,
         author: &str,
@@ -332,6 +333,11 @@ impl Database {
     pub fn open(path: &Path, account: &Account) -> Result<Self, DbError> {
         create_private(path)?;
         Self::init(Connection::open(path)?, MIGRATIONS, DbKey::of(account))
+    }
+
+    /// The connection and the text key (for the community module's tables).
+    pub(crate) fn parts(&self) -> (&Connection, &DbKey) {
+        (&self.conn, &self.key)
     }
 
     /// A database in memory, for tests and tools.

@@ -2,6 +2,7 @@
 
 pub mod attachments;
 mod client;
+pub mod community;
 mod db;
 pub mod deletion;
 mod engine;

@@ -348,8 +348,14 @@ fn profile_pictures_follow_to_the_other_device() {
     assert!(b.profile_picture().unwrap().is_none());
     deliver(&mut b, &push(&mut a));
     let own = b.profile_picture().unwrap().expect("own picture");
-    assert_eq!((own.url.as_str(), own.key.as_slice()), (url, [9; 32].as_slice()));
-    let bob = b.contact_picture(&peer(1)).unwrap().expect("contact picture");
+    assert_eq!(
+        (own.url.as_str(), own.key.as_slice()),
+        (url, [9; 32].as_slice())
+    );
+    let bob = b
+        .contact_picture(&peer(1))
+        .unwrap()
+        .expect("contact picture");
     assert_eq!(bob.url, "http://127.0.0.1:9/file/7");
     assert_eq!(bob.key, vec![3; 32]);
     // Adopting it is not a change of b's own: nothing to push back.

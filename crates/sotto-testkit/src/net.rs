@@ -45,6 +45,9 @@ pub enum NetError {
     /// Building the node binaries failed.
     #[error("building the node binaries: {0}")]
     Build(String),
+    /// An operator command of a server failed (the command and its error output).
+    #[error("operator command failed: {0}")]
+    Operator(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
@@ -130,6 +133,8 @@ pub enum Role {
     Node,
     /// The file server ([`Testnet::start_file_server`]).
     FileServer,
+    /// The community server ([`Testnet::start_community_server`]).
+    Community,
 }
 
 /// One process of the network.
@@ -180,6 +185,10 @@ pub struct Testnet {
     pub nodes: Vec<Process>,
     /// The file server, once [`Testnet::start_file_server`] started it.
     pub file_server: Option<Process>,
+    /// The community server, once [`Testnet::start_community_server`] started it.
+    pub community: Option<Process>,
+    /// The join link of the community server's room `lobby`, once started.
+    pub community_link: Option<String>,
 }
 
 /// Polls the async `check` every 100 ms until it gives a value, or fails with
@@ -293,6 +302,8 @@ impl Testnet {
             directory,
             nodes: Vec::new(),
             file_server: None,
+            community: None,
+            community_link: None,
         };
         net.spawn_directory()?;
         for _ in 0..net.cfg.nodes {
@@ -411,6 +422,68 @@ impl Testnet {
         Ok(p)
     }
 
+    /// Starts a community server (`sotto-community` from the binary directory, see
+    /// [`community_binary`]) on `127.S.0.3`, port `port + 11`, plain HTTP, with a room
+    /// `lobby` ("Lobby") and rate limits far above what tests send, and waits until it accepts
+    /// connections. `extra_config` is appended to its configuration. The lobby's join link is
+    /// kept in [`Self::community_link`] and the network file names it
+    /// ([`Self::network_file`]).
+    pub fn start_community_server(&mut self, extra_config: &str) -> Result<&Process, NetError> {
+        let bin = self.cfg.bin_dir.join("sotto-community");
+        if !bin.exists() {
+            return Err(NetError::MissingBinary(bin));
+        }
+        let addr = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(127, self.cfg.subnet, 0, 3),
+            self.cfg.port + 11,
+        ));
+        let data_dir = self.cfg.dir.join("community");
+        fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+        let config = data_dir.join("community.toml");
+        let text = format!(
+            "data_dir = {:?}\nlisten = \"{addr}\"\nrequests_per_s_per_ip = 2000\nrequest_burst_per_ip = 4000\n{extra_config}\n",
+            data_dir.display().to_string(),
+        );
+        write_private(&config, &text)?;
+        let link = community_command(&bin, &config, &["room", "add", "lobby", "Lobby"])?;
+        let key = link
+            .rsplit_once("public_key=")
+            .and_then(|(_, k)| hex::decode(k.trim()).ok())
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .ok_or_else(|| NetError::Operator(format!("room add printed no join link: {link}")))?;
+        let mut p = Process {
+            name: "community".into(),
+            role: Role::Community,
+            addr,
+            // The community server's key is an X25519 key (the join link's `public_key`).
+            pubkey: Ed25519PublicKey(key),
+            data_dir,
+            config,
+            child: None,
+        };
+        Self::spawn(&bin, &self.cfg.log_filter, &mut p)?;
+        let started = wait_until(
+            "the community server listens",
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok(),
+        );
+        self.community_link = Some(link.trim().to_owned());
+        let p = self.community.insert(p);
+        started?;
+        Ok(p)
+    }
+
+    /// Runs an operator command of the running community server (`sotto-community ARGS
+    /// --config FILE`, e.g. `["user", "moderator", "--room", "lobby", SESSION_ID]`) and returns
+    /// its standard output.
+    pub fn community_cli(&self, args: &[&str]) -> Result<String, NetError> {
+        let p = self
+            .community
+            .as_ref()
+            .ok_or_else(|| NetError::Operator("no community server was started".into()))?;
+        community_command(&self.cfg.bin_dir.join("sotto-community"), &p.config, args)
+    }
+
     /// The file server's base URL (`http://127.S.0.2:PORT`), once started.
     #[must_use]
     pub fn file_server_url(&self) -> Option<String> {
@@ -496,6 +569,9 @@ impl Testnet {
             "spread": "address",
             "avoid_swarms": false,
         });
+        if let (Some(link), Some(obj)) = (&self.community_link, file.as_object_mut()) {
+            obj.insert("community".into(), serde_json::json!({ "lobby": link }));
+        }
         if let (Some(fs), Some(obj)) = (&self.file_server, file.as_object_mut()) {
             obj.insert(
                 "file_server".into(),
@@ -515,6 +591,7 @@ impl Testnet {
         for p in std::iter::once(&self.directory)
             .chain(&self.nodes)
             .chain(&self.file_server)
+            .chain(&self.community)
         {
             let text = fs::read_to_string(p.log_path()).unwrap_or_default();
             let all: Vec<&str> = text.lines().collect();
@@ -619,6 +696,7 @@ impl Drop for Testnet {
             .iter_mut()
             .chain(std::iter::once(&mut self.directory))
             .chain(self.file_server.as_mut())
+            .chain(self.community.as_mut())
         {
             if let Some(mut child) = p.child.take() {
                 let _ = child.kill();
@@ -696,6 +774,39 @@ pub fn fileserver_binary() -> Result<PathBuf, NetError> {
         .get_or_init(|| build_packages(&["sotto-fileserver"]))
         .clone()
         .map_err(NetError::Build)
+}
+
+/// [`node_binaries`], with `sotto-community` built there too (for tests that call
+/// [`Testnet::start_community_server`]).
+pub fn community_binary() -> Result<PathBuf, NetError> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let dir = node_binaries()?;
+    if std::env::var_os("SOTTO_BIN_DIR").is_some() {
+        return Ok(dir);
+    }
+    BUILT
+        .get_or_init(|| build_packages(&["sotto-community"]))
+        .clone()
+        .map_err(NetError::Build)
+}
+
+/// Runs `bin ARGS --config CONFIG` to completion; its standard output, or its failure.
+fn community_command(bin: &Path, config: &Path, args: &[&str]) -> Result<String, NetError> {
+    let out = Command::new(bin)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io(format!("running {}", bin.display())))?;
+    if !out.status.success() {
+        return Err(NetError::Operator(format!(
+            "sotto-community {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn build_node_binaries() -> Result<PathBuf, String> {
