@@ -1,6 +1,7 @@
 //! Token buckets per client address and per service node (spec §2.8): 600 tokens, refilled
 //! at 300 per second for clients and 600 per second for nodes, at most 10,000 clients
-//! tracked (when full, the least recently used address is forgotten to make room). Time is a parameter (microseconds on any monotonic clock).
+//! tracked (see [`sotto_transport::ratelimit`] for what happens at the bound). Time is a
+//! parameter (microseconds on any monotonic clock).
 
 use std::net::IpAddr;
 
@@ -116,10 +117,28 @@ mod tests {
             assert!(rl.allow_client(ip(n), t0));
         }
         assert_eq!(rl.tracked_clients(), MAX_CLIENTS);
-        // Full and nobody has refilled yet: a new address is still served, the table stays
-        // bounded.
-        assert!(rl.allow_client(ip(999_999), t0));
+        // A tracked address is served as usual at the bound.
+        assert!(rl.allow_client_cost(ip(7), BUCKET_SIZE - 1, t0));
+        assert!(!rl.allow_client(ip(7), t0));
         assert_eq!(rl.tracked_clients(), MAX_CLIENTS);
+        // Full and nobody has refilled yet: a new address is still served, the table stays
+        // bounded (here it is cleared: every bucket is busy).
+        assert!(rl.allow_client(ip(999_999), t0));
+        assert!(rl.tracked_clients() <= MAX_CLIENTS);
+        // A busy address and idle ones: at the bound, a new address only drops the buckets
+        // that have refilled, and the busy one keeps its count.
+        let t1 = t0 + 10 * 1_000_000;
+        assert!(rl.allow_client_cost(ip(8), BUCKET_SIZE, t1));
+        while rl.tracked_clients() < MAX_CLIENTS {
+            let n = 1_000_000 + rl.tracked_clients() as u32;
+            assert!(rl.allow_client(ip(n), t1));
+        }
+        let t2 = t1 + 1_000_000;
+        assert!(rl.allow_client(ip(2_000_000), t2));
+        assert_eq!(rl.tracked_clients(), 2);
+        assert!(rl.allow_client_cost(ip(8), CLIENT_RATE_PER_S, t2));
+        assert!(!rl.allow_client(ip(8), t2));
+        assert!(rl.tracked_clients() <= MAX_CLIENTS);
     }
 
     #[test]
