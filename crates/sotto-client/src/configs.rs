@@ -330,6 +330,30 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
                 Contacts::set(data, &c);
             }
         }
+        ConfigKind::UserGroups => {
+            // Joined communities enter the config (leaving removes one: `Communities::leave`).
+            let listed = UserGroups::communities(data);
+            for joined in crate::community::store::rooms(tx.conn())? {
+                let link = joined.link;
+                let room = link.room.to_lowercase();
+                if listed
+                    .iter()
+                    .any(|c| c.base_url == link.base_url && c.room == room)
+                {
+                    continue;
+                }
+                UserGroups::set_community(
+                    data,
+                    &CommunityRoom {
+                        base_url: link.base_url,
+                        pubkey: link.server_pk.to_vec(),
+                        room,
+                        room_name: Some(link.room),
+                        ..CommunityRoom::default()
+                    },
+                );
+            }
+        }
         ConfigKind::ConvoInfoVolatile => {
             for local in tx.local_conversations()? {
                 let key = CivConversation::OneToOne(local.peer.to_bytes().to_vec());
@@ -410,6 +434,36 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
                 }
             }
         }
+        ConfigKind::UserGroups => {
+            // Communities joined on another device are joined here (the first poll fills
+            // them in), and those left there are left here. Local joins were recorded into
+            // the config before this merge, so a room missing from it was left elsewhere.
+            let listed = UserGroups::communities(data);
+            for joined in crate::community::store::rooms(tx.conn())? {
+                let room = joined.link.room.to_lowercase();
+                if !listed
+                    .iter()
+                    .any(|c| c.base_url == joined.link.base_url && c.room == room)
+                {
+                    crate::community::store::leave(tx.conn(), &joined.link)?;
+                }
+            }
+            for c in listed {
+                let Ok(server_pk) = <[u8; 32]>::try_from(c.pubkey.as_slice()) else {
+                    tracing::debug!("skipped a config community without a 32-byte key");
+                    continue;
+                };
+                let link = crate::community::JoinLink {
+                    base_url: c.base_url,
+                    room: c.room_name.unwrap_or(c.room),
+                    server_pk,
+                };
+                if !crate::community::valid_token(&link.room) {
+                    continue;
+                }
+                crate::community::store::join(tx.conn(), &link, None, ms_i64(now_ms))?;
+            }
+        }
         ConfigKind::ConvoInfoVolatile => {
             let default = tx.settings()?.default_disappearing;
             for (conversation, state) in ConvoInfoVolatile::list(data) {
@@ -434,6 +488,20 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
         _ => {}
     }
     Ok(())
+}
+
+/// Edits `kind`'s data in `tx`; the config becomes dirty if anything changed.
+pub(crate) fn edit_in(
+    tx: &Tx<'_>,
+    kind: ConfigKind,
+    edit: impl FnOnce(&mut Dict),
+) -> Result<bool, DbError> {
+    let mut state = State::load(tx, kind)?;
+    let changed = state.edit(edit);
+    if changed {
+        state.save(tx, kind)?;
+    }
+    Ok(changed)
 }
 
 /// Writes the local state into `kind`'s config; whether it changed (then it is saved dirty).
@@ -517,14 +585,7 @@ impl Engine {
         kind: ConfigKind,
         edit: impl FnOnce(&mut Dict),
     ) -> Result<bool, DbError> {
-        self.db.write(|tx| {
-            let mut state = State::load(tx, kind)?;
-            let changed = state.edit(edit);
-            if changed {
-                state.save(tx, kind)?;
-            }
-            Ok(changed)
-        })
+        self.db.write(|tx| edit_in(tx, kind, edit))
     }
 
     /// The configs waiting to be pushed, sealed, with `timestamp_ms` as their message time.

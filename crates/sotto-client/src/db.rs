@@ -721,6 +721,11 @@ impl MessageRow {
 pub(crate) struct Tx<'a>(&'a Connection, &'a DbKey);
 
 impl Tx<'_> {
+    /// The connection, for the modules that keep their own tables (communities).
+    pub(crate) fn conn(&self) -> &Connection {
+        self.0
+    }
+
     /// Runs `f` inside a savepoint: if it fails, what it wrote is undone and the enclosing
     /// transaction goes on.
     pub fn atomic<T, E: From<DbError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {

@@ -361,3 +361,42 @@ fn profile_pictures_follow_to_the_other_device() {
     // Adopting it is not a change of b's own: nothing to push back.
     assert!(push(&mut b).is_empty());
 }
+
+#[test]
+fn joined_communities_follow_to_the_other_device_and_so_does_leaving() {
+    let link = crate::community::JoinLink::parse(
+        "http://127.0.0.3:22032/Lobby?public_key=0101010101010101010101010101010101010101010101010101010101010101",
+    )
+    .unwrap();
+    let mut a = device();
+    a.db_mut()
+        .write(|tx| crate::community::store::join(tx.conn(), &link, None, 1).map(|_| ()))
+        .unwrap();
+    let mut b = device();
+    deliver(&mut b, &push(&mut a));
+    let rooms = |e: &Engine| {
+        crate::community::store::rooms(e.db().read().conn())
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.link.base_url, r.link.room))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rooms(&b),
+        [("http://127.0.0.3:22032".into(), "Lobby".into())]
+    );
+    assert_eq!(b.config_communities().unwrap().len(), 1);
+
+    // b leaves: the room goes from its config, and a leaves it at its next sync.
+    b.db_mut()
+        .write(|tx| {
+            crate::community::store::leave(tx.conn(), &link)?;
+            crate::configs::edit_in(tx, ConfigKind::UserGroups, |d| {
+                sotto_config::UserGroups::remove_community(d, &link.base_url, &link.room);
+            })
+        })
+        .unwrap();
+    deliver(&mut a, &push(&mut b));
+    assert!(rooms(&a).is_empty());
+    assert!(a.config_communities().unwrap().is_empty());
+}

@@ -518,6 +518,25 @@ impl UserGroups {
         room.common.write(d);
     }
 
+    /// Removes a community room (`room` in any case); whether it was there. A server left
+    /// with no room goes too.
+    pub fn remove_community(data: &mut Dict, base_url: &str, room: &str) -> bool {
+        let key = room.to_lowercase();
+        let rooms_path: [&[u8]; 3] = [b"o", base_url.as_bytes(), b"R"];
+        if dict_at(data, &rooms_path).is_none_or(|rooms| !rooms.contains_key(key.as_bytes())) {
+            return false;
+        }
+        let Some(rooms) = dict_at_mut(data, &rooms_path) else {
+            return false;
+        };
+        rooms.remove(key.as_bytes());
+        let empty = rooms.is_empty();
+        if empty && let Some(servers) = dict_at_mut(data, &[b"o"]) {
+            servers.remove(base_url.as_bytes());
+        }
+        true
+    }
+
     /// Every legacy group.
     #[must_use]
     pub fn legacy_groups(data: &Dict) -> Vec<LegacyGroup> {

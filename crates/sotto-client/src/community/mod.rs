@@ -14,7 +14,7 @@
 //! blinded key, or whose Content is not a visible message, is skipped (its seqno still
 //! counts).
 
-mod store;
+pub(crate) mod store;
 mod wire;
 
 use core::future::Future;
@@ -341,13 +341,20 @@ impl<T: ServerTransport> Communities<T> {
         Ok(store::join(self.db().parts().0, link, None, now)?)
     }
 
-    /// Forgets a room, its messages and its poll position; returns whether it was joined.
-    /// Nothing is sent: leaving a community is to stop polling it.
+    /// Forgets a room, its messages and its poll position, and takes it out of the UserGroups
+    /// config (so the user's other devices leave it too); returns whether it was joined.
+    /// Nothing is sent to the server: leaving a community is to stop polling it.
     ///
     /// # Errors
     /// [`CommunityError::Database`].
     pub fn leave(&self, link: &JoinLink) -> Result<bool, CommunityError> {
-        Ok(store::leave(self.db().parts().0, link)?)
+        Ok(self.db().write(|tx| {
+            let left = store::leave(tx.conn(), link)?;
+            crate::configs::edit_in(tx, sotto_config::ConfigKind::UserGroups, |data| {
+                sotto_config::UserGroups::remove_community(data, &link.base_url, &link.room);
+            })?;
+            Ok::<_, DbError>(left)
+        })?)
     }
 
     /// The joined room of `link`.
