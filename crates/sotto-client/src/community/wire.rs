@@ -51,33 +51,35 @@ impl JoinLink {
         if link.len() > MAX_LINK {
             return Err(bad("the link is too long"));
         }
-        let scheme_len = if link.starts_with("http://") {
-            7
-        } else if link.starts_with("https://") {
-            8
-        } else {
-            return Err(bad("it must start with http:// or https://"));
-        };
-        let rest = link.get(scheme_len..).unwrap_or_default();
-        let (authority, rest) = rest.split_once('/').ok_or(bad(
-            "it has no room: expected http://HOST:PORT/ROOM?public_key=HEX",
-        ))?;
-        let (room, query) = rest
-            .split_once('?')
-            .ok_or(bad("it has no ?public_key=HEX"))?;
+        let (protocol, host, port, parsed) = crate::net::server::split_url(link)
+            .ok_or(bad("expected http(s)://HOST[:PORT]/ROOM?public_key=HEX"))?;
+        if parsed.fragment().is_some() {
+            return Err(bad("a join link has no #fragment"));
+        }
+        let room = parsed
+            .path()
+            .strip_prefix('/')
+            .filter(|room| !room.is_empty())
+            .ok_or(bad(
+                "it has no room: expected http://HOST:PORT/ROOM?public_key=HEX",
+            ))?;
         if !valid_token(room) {
             return Err(bad("the room token must be 1–64 of A-Z a-z 0-9 _ -"));
         }
-        let key = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("public_key="))
-            .ok_or(bad("it has no public_key"))?;
+        let key = parsed
+            .query_pairs()
+            .find_map(|(k, v)| (k == "public_key").then_some(v))
+            .ok_or(bad("it has no ?public_key=HEX"))?;
         let mut server_pk = [0u8; 32];
-        hex::decode_to_slice(key, &mut server_pk)
+        hex::decode_to_slice(key.as_bytes(), &mut server_pk)
             .map_err(|_| bad("public_key must be 64 hex digits"))?;
-        let base_url = format!("{}{authority}", link.get(..scheme_len).unwrap_or_default());
-        OnionServer::new(&base_url, X25519PublicKey(server_pk))
-            .map_err(|_| bad("the server address is not HOST[:PORT]"))?;
+        let server = OnionServer {
+            protocol,
+            host,
+            port,
+            x25519: X25519PublicKey(server_pk),
+        };
+        let base_url = server.base_url();
         Ok(Self {
             base_url,
             room: room.to_owned(),

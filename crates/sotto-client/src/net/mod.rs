@@ -49,7 +49,7 @@ mod file;
 pub mod guards;
 mod onion;
 mod paths;
-mod server;
+pub(crate) mod server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

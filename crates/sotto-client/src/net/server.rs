@@ -38,38 +38,13 @@ impl OnionServer {
     /// [`ServerUrlError::Url`] for anything else.
     pub fn new(url: &str, x25519: X25519PublicKey) -> Result<Self, ServerUrlError> {
         let bad = || ServerUrlError::Url(url.chars().take(200).collect());
-        let (protocol, rest) = if let Some(rest) = url.strip_prefix("http://") {
-            (Protocol::Http, rest)
-        } else if let Some(rest) = url.strip_prefix("https://") {
-            (Protocol::Https, rest)
-        } else {
-            return Err(bad());
-        };
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        let (protocol, host, port, rest) = split_url(url).ok_or_else(bad)?;
+        if rest.path() != "/" || rest.query().is_some() || rest.fragment().is_some() {
             return Err(bad());
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(bad)?),
-            };
-            (host, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        let port = match port {
-            None => None,
-            Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?),
-        };
-        sotto_onion::url::parse_host(host).map_err(|_| bad())?;
         Ok(Self {
             protocol,
-            host: host.to_owned(),
+            host,
             port,
             x25519,
         })
@@ -93,11 +68,53 @@ impl OnionServer {
         Self::new(url, x25519)
     }
 
+    /// `http(s)://host[:port]` (IPv6 in brackets; the port only when it is not the default).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => format!("{}://{host}:{port}", self.protocol.as_str()),
+            None => format!("{}://{host}", self.protocol.as_str()),
+        }
+    }
+
     /// The port requests go to.
     #[must_use]
     pub fn port_or_default(&self) -> u16 {
         self.port.unwrap_or(self.protocol.default_port())
     }
+}
+
+/// Reads an `http(s)://host[:port]…` URL with the `url` crate (the one parser that decides what
+/// a host, a port and a path are), refusing user info, port 0 and hosts outside Sotto's host
+/// grammar (`sotto_onion::url::parse_host`, as exits apply it). Returns the protocol, the host
+/// (IPv6 without brackets), the port unless it is the protocol's default, and the parsed URL
+/// for its path, query and fragment.
+pub(crate) fn split_url(text: &str) -> Option<(Protocol, String, Option<u16>, url::Url)> {
+    let parsed = url::Url::parse(text.trim()).ok()?;
+    let protocol = match parsed.scheme() {
+        "http" => Protocol::Http,
+        "https" => Protocol::Https,
+        _ => return None,
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    let host = match parsed.host()? {
+        url::Host::Domain(name) => name.to_owned(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_string(),
+    };
+    sotto_onion::url::parse_host(&host).ok()?;
+    let port = parsed.port();
+    if port == Some(0) {
+        return None;
+    }
+    Some((protocol, host, port, parsed))
 }
 
 #[cfg(test)]
@@ -132,5 +149,18 @@ mod tests {
         assert!(OnionServer::with_hex_key("http://a", "zz", false).is_err());
         let x = OnionServer::with_hex_key("http://a", &hex::encode([9u8; 32]), false).unwrap();
         assert_eq!(x.x25519, k);
+        for url in [
+            "http://127.0.0.1:8080",
+            "https://files.example.org",
+            "http://[::1]:81",
+        ] {
+            assert_eq!(OnionServer::new(url, k).unwrap().base_url(), url);
+        }
+        assert_eq!(
+            OnionServer::new("http://Files.Example.org:80/", k)
+                .unwrap()
+                .base_url(),
+            "http://files.example.org"
+        );
     }
 }
