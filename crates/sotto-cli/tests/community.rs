@@ -9,89 +9,19 @@
     clippy::panic
 )]
 
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sotto_testkit::net::{Testnet, TestnetConfig};
+
+mod common;
+use common::Net;
 
 const SUBNET: u8 = 245;
 
-struct Net {
-    tn: Testnet,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("SOTTO_TEST_LOGS").is_some() {
-            eprintln!("{}", self.tn.logs_tail(60));
-        }
-    }
-}
-
-impl Net {
-    fn sotto(&self, profile: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotto"));
-        for var in [
-            "SOTTO_PASSPHRASE",
-            "SOTTO_PROFILE",
-            "SOTTO_DATA_DIR",
-            "SOTTO_ROOT",
-            "SOTTO_NETWORK",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.arg("--root")
-            .arg(self.dir.path())
-            .arg("--network")
-            .arg(self.dir.path().join("network.json"))
-            .args(["--profile", profile])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("start sotto")
-    }
-
-    fn ok(&self, profile: &str, args: &[&str]) -> String {
-        let out = self.sotto(profile, args);
-        assert!(
-            out.status.success(),
-            "`sotto --profile {profile} {}` failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, profile: &str, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(profile, &all)).unwrap()
-    }
-}
-
 #[test]
 fn two_profiles_chat_in_the_lobby() {
-    let bin_dir = sotto_testkit::net::community_binary().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = TestnetConfig::new(dir.path().join("net"), bin_dir);
-    cfg.nodes = 5;
-    cfg.subnet = SUBNET;
-    cfg.port = 20_000 + u16::try_from(std::process::id() % 20_000).unwrap();
-    cfg.proof_interval_s = 1;
-    cfg.decommission_after_s = 60;
-    let mut tn = Testnet::start(cfg).unwrap();
-    tn.start_community_server("").unwrap();
-    tn.wait_ready(Duration::from_secs(60)).unwrap();
-    std::fs::write(
-        dir.path().join("network.json"),
-        tn.network_file().to_string(),
-    )
-    .unwrap();
-    let link = tn.community_link.clone().unwrap();
-    let net = Net { tn, dir };
+    let net = Net::start(SUBNET, 5, true);
+    let link = net.tn.community_link.clone().unwrap();
     net.json("alice", &["account", "new", "--no-qr"]);
     net.json("bob", &["account", "new", "--no-qr"]);
 

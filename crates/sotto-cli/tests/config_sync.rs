@@ -10,105 +10,12 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
-
 use serde_json::Value;
-use sotto_testkit::net::{Testnet, TestnetConfig, wait_until};
+
+mod common;
+use common::Net;
 
 const SUBNET: u8 = 112;
-
-fn bin_dir() -> PathBuf {
-    sotto_testkit::net::node_binaries().unwrap()
-}
-
-struct Net {
-    tn: Testnet,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("SOTTO_TEST_LOGS").is_some() {
-            eprintln!("{}", self.tn.logs_tail(60));
-        }
-    }
-}
-
-impl Net {
-    fn start(nodes: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = TestnetConfig::new(dir.path().join("net"), bin_dir());
-        cfg.nodes = nodes;
-        cfg.subnet = SUBNET;
-        cfg.port = 20_000 + u16::try_from(std::process::id() % 20_000).unwrap();
-        cfg.proof_interval_s = 1;
-        cfg.decommission_after_s = 60;
-        let mut tn = Testnet::start(cfg).unwrap();
-        tn.wait_ready(Duration::from_secs(30)).unwrap();
-        let file = dir.path().join("network.json");
-        std::fs::write(&file, tn.network_file().to_string()).unwrap();
-        Self { tn, dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn sotto(&self, profile: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotto"));
-        for var in [
-            "SOTTO_PASSPHRASE",
-            "SOTTO_PROFILE",
-            "SOTTO_DATA_DIR",
-            "SOTTO_ROOT",
-            "SOTTO_NETWORK",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.arg("--root")
-            .arg(self.root())
-            .arg("--network")
-            .arg(self.dir.path().join("network.json"))
-            .args(["--profile", profile])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("start sotto")
-    }
-
-    fn ok(&self, profile: &str, args: &[&str]) -> String {
-        let out = self.sotto(profile, args);
-        assert!(
-            out.status.success(),
-            "`sotto --profile {profile} {}` failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, profile: &str, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        serde_json::from_str(&self.ok(profile, &args)).unwrap()
-    }
-
-    /// Runs `sync`, then `args` offline (with --json), until `cond` holds.
-    fn synced_until(&self, profile: &str, args: &[&str], cond: impl Fn(&Value) -> bool) -> Value {
-        let mut last = Value::Null;
-        let what = format!("`sotto --profile {profile} {}` to show it", args.join(" "));
-        let done = wait_until(&what, Duration::from_secs(20), || {
-            self.ok(profile, &["sync"]);
-            last = self.json(profile, args);
-            cond(&last)
-        });
-        assert!(done.is_ok(), "{what}: last output {last:#}");
-        last
-    }
-}
 
 fn contact<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
     list["contacts"]
@@ -127,7 +34,7 @@ fn new_id(net: &Net, profile: &str) -> String {
 
 #[test]
 fn a_restored_second_device_shows_the_same_state() {
-    let net = Net::start(5);
+    let net = Net::start(SUBNET, 5, false);
     let created = net.json("phone", &["account", "new", "--no-qr"]);
     let me = created["session_id"].as_str().unwrap().to_owned();
     let phrase = created["recovery_phrase"].as_str().unwrap().to_owned();
@@ -173,13 +80,13 @@ fn a_restored_second_device_shows_the_same_state() {
     net.ok("laptop", &["contacts", "add", &dave, "--name", "dave"]);
     net.ok("laptop", &["contacts", "block", &dave]);
     net.ok("laptop", &["sync"]);
-    net.synced_until("phone", &["contacts", "list"], |list| {
+    net.json_until("phone", Some(&["sync"]), &["contacts", "list"], |list| {
         contact(list, &dave).is_some_and(|d| d["blocked"] == true && d["nickname"] == "dave")
     });
     // And back: a new nickname on the phone.
     net.ok("phone", &["contacts", "add", &bob, "--name", "bob"]);
     net.ok("phone", &["sync"]);
-    net.synced_until("laptop", &["contacts", "list"], |list| {
+    net.json_until("laptop", Some(&["sync"]), &["contacts", "list"], |list| {
         contact(list, &bob).is_some_and(|b| b["nickname"] == "bob")
     });
 

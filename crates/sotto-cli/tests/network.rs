@@ -9,123 +9,16 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sotto_testkit::net::{Testnet, TestnetConfig, wait_until};
+
+mod common;
+use common::Net;
+use sotto_testkit::net::wait_until;
 
 const SUBNET: u8 = 66;
-
-fn bin_dir() -> PathBuf {
-    sotto_testkit::net::node_binaries().unwrap()
-}
-
-/// A running network whose logs are printed if the test fails.
-struct Net {
-    tn: Testnet,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("SOTTO_TEST_LOGS").is_some() {
-            eprintln!("{}", self.tn.logs_tail(80));
-        }
-    }
-}
-
-impl Net {
-    fn start(nodes: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = TestnetConfig::new(dir.path().join("net"), bin_dir());
-        cfg.nodes = nodes;
-        cfg.subnet = SUBNET;
-        cfg.port = 20_000 + u16::try_from(std::process::id() % 20_000).unwrap();
-        cfg.proof_interval_s = 1;
-        cfg.decommission_after_s = 60;
-        let mut tn = Testnet::start(cfg).unwrap();
-        tn.wait_ready(Duration::from_secs(30)).unwrap();
-        let file = dir.path().join("network.json");
-        std::fs::write(&file, tn.network_file().to_string()).unwrap();
-        Self { tn, dir }
-    }
-
-    /// `sotto --root … --network … --profile PROFILE ARGS`.
-    fn sotto(&self, profile: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotto"));
-        for var in [
-            "SOTTO_PASSPHRASE",
-            "SOTTO_PROFILE",
-            "SOTTO_DATA_DIR",
-            "SOTTO_ROOT",
-            "SOTTO_NETWORK",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.arg("--root")
-            .arg(self.root())
-            .arg("--network")
-            .arg(self.dir.path().join("network.json"))
-            .args(["--profile", profile])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("start sotto")
-    }
-
-    /// Starts `sotto --profile PROFILE ARGS` with its standard output piped.
-    fn spawn(&self, profile: &str, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_sotto"))
-            .env_remove("SOTTO_PASSPHRASE")
-            .arg("--root")
-            .arg(self.root())
-            .arg("--network")
-            .arg(self.dir.path().join("network.json"))
-            .args(["--profile", profile])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sotto")
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn ok(&self, profile: &str, args: &[&str]) -> String {
-        let out = self.sotto(profile, args);
-        assert!(
-            out.status.success(),
-            "`sotto --profile {profile} {}` failed: {}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, profile: &str, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        serde_json::from_str(&self.ok(profile, &args)).unwrap()
-    }
-
-    /// Runs `args` (with --json) until `cond` holds for its output; returns that output.
-    fn json_until(&self, profile: &str, args: &[&str], cond: impl Fn(&Value) -> bool) -> Value {
-        let mut last = Value::Null;
-        let what = format!("`sotto --profile {profile} {}` to show it", args.join(" "));
-        let done = wait_until(&what, Duration::from_secs(15), || {
-            last = self.json(profile, args);
-            cond(&last)
-        });
-        assert!(done.is_ok(), "{what}: last output {last:#}");
-        last
-    }
-}
 
 /// The guards `PROFILE/guards.json` holds (a private file), as Ed25519 hex keys.
 fn guard_keys(net: &Net, profile: &str) -> Vec<String> {
@@ -180,7 +73,7 @@ fn check_route(route: &Value) {
 
 #[test]
 fn request_accept_reply_react_unsend() {
-    let net = Net::start(7);
+    let net = Net::start(SUBNET, 7, false);
     let alice = net.json("alice", &["account", "new", "--no-qr"])["session_id"]
         .as_str()
         .unwrap()
@@ -208,7 +101,7 @@ fn request_accept_reply_react_unsend() {
     check_guards(&sent["route"], &alice_guards);
 
     // Bob sees a message request from Alice (named by her profile name).
-    let requests = net.json_until("bob", &["requests"], |r| {
+    let requests = net.json_until("bob", None, &["requests"], |r| {
         !r["requests"].as_array().unwrap().is_empty()
     });
     let request = &requests["requests"][0];
@@ -235,7 +128,7 @@ fn request_accept_reply_react_unsend() {
     );
 
     // Alice reads the reply, which quotes her message.
-    let history = net.json_until("alice", &["read", "bob"], |h| {
+    let history = net.json_until("alice", None, &["read", "bob"], |h| {
         messages(h).iter().any(|m| m["text"] == "hi alice")
     });
     let mine = messages(&history)
@@ -267,7 +160,7 @@ fn request_accept_reply_react_unsend() {
     check_guards(&reacted["route"], &alice_guards);
     check_guards(&unsent["route"], &alice_guards);
     assert_eq!(guard_keys(&net, "alice"), alice_guards);
-    let history = net.json_until("bob", &["read", "Alice"], |h| {
+    let history = net.json_until("bob", None, &["read", "Alice"], |h| {
         let reacted = messages(h)
             .iter()
             .any(|m| m["text"] == "hi alice" && m["reactions"][0]["emoji"] == "👍");
