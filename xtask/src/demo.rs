@@ -277,34 +277,9 @@ fn media_files(root: &Path) -> Result<(PathBuf, PathBuf)> {
         .save(&picture)
         .with_context(|| format!("writing {}", picture.display()))?;
     let voice = root.join("demo-voice.wav");
-    std::fs::write(&voice, sine_wav(440.0, 2, 16_000))
+    std::fs::write(&voice, sotto_testkit::media::sine_wav(440.0, 2.0, 16_000))
         .with_context(|| format!("writing {}", voice.display()))?;
     Ok((picture, voice))
-}
-
-/// A mono 16-bit PCM WAV file of a sine wave.
-fn sine_wav(hz: f32, seconds: u32, rate: u32) -> Vec<u8> {
-    let samples = seconds * rate;
-    let data_len = samples * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for n in 0..samples {
-        let t = n as f32 / rate as f32;
-        let v = (t * hz * std::f32::consts::TAU).sin() * 0.4 * f32::from(i16::MAX);
-        out.extend_from_slice(&(v as i16).to_le_bytes());
-    }
-    out
 }
 
 /// The `--dir` option that names the demo's testnet, when it is not the default.

@@ -64,34 +64,6 @@ fn peak_rss_mb(pid: &str) -> f64 {
 fn mb_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
 }
-
-/// A mono 16-bit 44.1 kHz WAV of a 440 Hz sine, `secs` long.
-fn sine_wav(secs: u32) -> Vec<u8> {
-    let rate = 44_100u32;
-    let n = rate * secs;
-    let mut out = Vec::with_capacity(44 + n as usize * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + n * 2).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    for v in [2u16, 16] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(n * 2).to_le_bytes());
-    for i in 0..n {
-        let t = f64::from(i) / f64::from(rate);
-        let v = (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0;
-        out.extend_from_slice(&(v as i16).to_le_bytes());
-    }
-    out
-}
-
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("creating the testnet directory")?;
     let mut cfg = TestnetConfig::new(dir.path().join("net"), bin_dir()?);
@@ -148,7 +120,7 @@ fn measure(net: &mut Testnet, dir: &std::path::Path, report: &mut Report) -> any
         .ciphertext;
 
     // Voice: 30 s of WAV transcoded to MP3.
-    let wav = sine_wav(30);
+    let wav = sotto_testkit::media::sine_wav(440.0, 30.0, 44_100);
     let start = Instant::now();
     let voice = sotto_media::voice::prepare(&wav)?;
     let took = start.elapsed();

@@ -28,32 +28,6 @@ use sotto_client::{MessageRecord, NetworkFile, SessionId};
 
 const SUBNET: u8 = 120;
 
-/// A mono 16-bit WAV of a `freq` Hz sine wave, `secs` long at 44.1 kHz.
-fn sine_wav(freq: f32, secs: f32) -> Vec<u8> {
-    let rate = 44_100u32;
-    let samples = (rate as f32 * secs) as u32;
-    let mut out = Vec::with_capacity(44 + samples as usize * 2);
-    let data_len = samples * 2;
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..samples {
-        let t = i as f32 / rate as f32;
-        let v = (t * freq * std::f32::consts::TAU).sin() * 0.5 * f32::from(i16::MAX);
-        out.extend_from_slice(&(v as i16).to_le_bytes());
-    }
-    out
-}
-
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -167,7 +141,7 @@ async fn files_and_voice_messages_reach_an_offline_recipient_through_onion_paths
     assert_eq!(url.server_key(), Some(server.ed25519()));
 
     // A voice message: 2 s of 440 Hz, WAV in, MP3 out.
-    let wav = sine_wav(440.0, 2.0);
+    let wav = sotto_testkit::media::sine_wav(440.0, 2.0, 44_100);
     let voice = stage_bytes(wav, Some("note.wav"), SendAs::Voice).unwrap();
     assert_eq!(voice.meta.content_type().as_str(), "audio/mpeg");
     assert!(voice.meta.is_voice_message());

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod media;
 pub mod net;
 pub mod v4;
 pub mod vectors;
