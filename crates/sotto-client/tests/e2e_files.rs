@@ -236,16 +236,19 @@ async fn files_and_voice_messages_reach_an_offline_recipient_through_onion_paths
         AttachmentState::Refused
     );
 
-    // The file server dies during an upload: a clear failure, nothing sent; the retry after
-    // a restart goes through. Files on the server now live 2 s (for the expiry below).
+    // The file server is killed (-9) before an upload: every attempt fails clearly, nothing is
+    // sent; the retry after a restart goes through. (Killed on the first `Uploading` event
+    // instead, a small upload could finish first: the test would race.) Files on the restarted
+    // server live 2 s (for the expiry below).
     let small = stage_bytes(b"retry me".repeat(1000), Some("retry.txt"), SendAs::File).unwrap();
     let policy = TransferPolicy {
         request_timeout: Duration::from_secs(8),
         attempts: 2,
         backoff: Duration::from_millis(200),
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
     let progress = Some(tx);
+    kill_file_server(&net);
     let upload = alice.client.send_attachments(
         &bob_id,
         vec![small.clone()],
@@ -255,20 +258,7 @@ async fn files_and_voice_messages_reach_an_offline_recipient_through_onion_paths
         &policy,
         &progress,
     );
-    let killer = async {
-        // Killed once the first upload attempt is under way.
-        while let Some(e) = rx.recv().await {
-            if matches!(
-                e,
-                sotto_client::attachments::TransferEvent::Uploading { .. }
-            ) {
-                kill_file_server(&net);
-                break;
-            }
-        }
-    };
-    let (result, ()) = tokio::join!(upload, killer);
-    let err = result.unwrap_err();
+    let err = upload.await.unwrap_err();
     eprintln!("upload with the file server down: {err}");
     assert!(
         matches!(
