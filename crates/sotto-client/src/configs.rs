@@ -466,6 +466,9 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
         }
         ConfigKind::ConvoInfoVolatile => {
             let default = tx.settings()?.default_disappearing;
+            // A new conversation takes the contact's setting from Contacts (applied before,
+            // when the conversation did not exist here yet).
+            let contacts = State::load(tx, ConfigKind::Contacts)?;
             for (conversation, state) in ConvoInfoVolatile::list(data) {
                 let CivConversation::OneToOne(id) = conversation else {
                     continue; // groups and communities: not in the local tables yet
@@ -473,9 +476,6 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
                 let Ok(peer) = SessionId::from_bytes(&id) else {
                     continue;
                 };
-                // A new conversation takes the contact's setting from Contacts (applied
-                // before, when the conversation did not exist here yet).
-                let contacts = State::load(tx, ConfigKind::Contacts)?;
                 let initial = Contacts::get(contacts.current().data(), &id).map_or(default, |c| {
                     disappearing_of(c.expiry_mode, c.expiry_seconds)
                 });
