@@ -246,6 +246,17 @@ impl Context {
     }
 }
 
+/// A quote as it travels: the quoted message's time, author and text.
+fn wire_quote(q: &QuoteRef) -> Quote {
+    Quote {
+        id: q.key.sent_ms,
+        author: PrefixedId::from(q.key.author),
+        text: q.text.clone(),
+        attachments: Vec::new(),
+        unknown: UnknownFields::default(),
+    }
+}
+
 /// How the sync copy of a kind of message is made.
 enum SyncCopy {
     /// None (typing, receipts, request responses concern only the peer).
@@ -263,13 +274,7 @@ impl Outgoing {
         let message = match self {
             Self::Text { body, quote } => Message::Visible(VisibleMessage {
                 body: Some(body.clone()),
-                quote: quote.as_ref().map(|q| Quote {
-                    id: q.key.sent_ms,
-                    author: PrefixedId::from(q.key.author),
-                    text: q.text.clone(),
-                    attachments: Vec::new(),
-                    unknown: UnknownFields::default(),
-                }),
+                quote: quote.as_ref().map(wire_quote),
                 data: ctx.data_fields(),
                 ..VisibleMessage::default()
             }),
@@ -280,13 +285,7 @@ impl Outgoing {
             } => Message::Visible(VisibleMessage {
                 body: body.clone(),
                 attachments: attachments.clone(),
-                quote: quote.as_ref().map(|q| Quote {
-                    id: q.key.sent_ms,
-                    author: PrefixedId::from(q.key.author),
-                    text: q.text.clone(),
-                    attachments: Vec::new(),
-                    unknown: UnknownFields::default(),
-                }),
+                quote: quote.as_ref().map(wire_quote),
                 data: ctx.data_fields(),
                 ..VisibleMessage::default()
             }),
