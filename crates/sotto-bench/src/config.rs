@@ -6,12 +6,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use sotto_client::{Account, Client, ClientConfig, NetworkFile, OnionConfig, OnionNetwork};
+use sotto_client::{Account, NetworkFile};
 use sotto_config::{ConfigMessage, Contact, Contacts, encrypt, seal_for_push};
 use sotto_crypto::{SymmetricKey, xchacha20poly1305_encrypt};
 use sotto_testkit::net::{Testnet, TestnetConfig};
 
-use crate::harness::{Report, mb_per_second, per_second};
+use crate::harness::{Report, mb_per_second, onion_client, per_second};
 use crate::node::{bin_dir, now_ms};
 
 /// Contacts in the merged config.
@@ -126,21 +126,9 @@ fn sync(report: &mut Report) -> anyhow::Result<()> {
         .build()
         .context("starting tokio")?;
     let samples = runtime.block_on(async {
-        let connect = |name: &str| {
-            let file = &file;
-            let path = dir.path().join(format!("{name}.db"));
-            async move {
-                let network = OnionNetwork::connect(file, OnionConfig::default())
-                    .await
-                    .context("connecting to the testnet")?;
-                let mut config = ClientConfig::new(path);
-                config.background = false;
-                Client::connect(network, Account::from_ed25519_seed(&[0xc0; 32]), config)
-                    .await
-                    .context("starting a client")
-            }
-        };
-        let (a, b) = (connect("a").await?, connect("b").await?);
+        let client =
+            |name: &str| onion_client(&file, dir.path().join(format!("{name}.db")), [0xc0; 32]);
+        let (a, b) = (client("a").await?, client("b").await?);
         let peer = Account::from_ed25519_seed(&[0xc1; 32]).session_id();
         // Warm up paths and swarm lookups.
         a.sync_configs().await?;

@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, ensure};
 use sotto_client::outgoing::{self, Outgoing, Tally};
 use sotto_client::{
-    Account, Client, ClientConfig, Engine, Event, MessageState, NetworkFile, OnionConfig,
-    OnionNetwork, SessionId,
+    Account, Client, Engine, Event, MessageState, NetworkFile, OnionNetwork, SessionId,
 };
 use sotto_crypto::{Ed25519PublicKey, OsRng};
 use sotto_envelope::Message;
@@ -38,7 +37,7 @@ use sotto_rpc::{AccountId, Encoding, Method, Namespace, Request, Signer};
 use sotto_testkit::net::{Testnet, TestnetConfig};
 use sotto_transport::HttpsClient;
 
-use crate::harness::Report;
+use crate::harness::{Report, onion_client};
 use crate::node::{IN_FLIGHT, bin_dir, now_ms, saturate};
 
 /// Messages Alice sends.
@@ -131,18 +130,7 @@ fn measure(net: &mut Testnet, report: &mut Report) -> anyhow::Result<()> {
         let db = tempfile::tempdir().context("creating the client directory")?;
         let (alice_seed, bob_seed) = ([0xa1; 32], [0xb0; 32]);
         let connect = |seed: [u8; 32], name: &str| {
-            let file = &file;
-            let path = db.path().join(format!("{name}.db"));
-            async move {
-                let network = OnionNetwork::connect(file, OnionConfig::default())
-                    .await
-                    .context("connecting to the testnet")?;
-                let mut config = ClientConfig::new(path);
-                config.background = false;
-                Client::connect(network, Account::from_ed25519_seed(&seed), config)
-                    .await
-                    .context("starting a client")
-            }
+            onion_client(&file, db.path().join(format!("{name}.db")), seed)
         };
         let alice = Arc::new(connect(alice_seed, "alice").await?);
         let bob = Arc::new(connect(bob_seed, "bob").await?);

@@ -64,6 +64,7 @@ fn peak_rss_mb(pid: &str) -> f64 {
 fn mb_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
 }
+
 pub fn run(report: &mut Report) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("creating the testnet directory")?;
     let mut cfg = TestnetConfig::new(dir.path().join("net"), bin_dir()?);

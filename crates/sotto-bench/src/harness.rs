@@ -7,6 +7,27 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Map, Value};
 
+/// A client for `seed` over onion paths of the network in `file`, its database at `db`, with
+/// no background tasks (the benchmark drives every poll).
+pub async fn onion_client(
+    file: &sotto_client::NetworkFile,
+    db: PathBuf,
+    seed: [u8; 32],
+) -> anyhow::Result<sotto_client::Client<sotto_client::OnionNetwork>> {
+    let network = sotto_client::OnionNetwork::connect(file, sotto_client::OnionConfig::default())
+        .await
+        .context("connecting to the testnet")?;
+    let mut config = sotto_client::ClientConfig::new(db);
+    config.background = false;
+    sotto_client::Client::connect(
+        network,
+        sotto_client::Account::from_ed25519_seed(&seed),
+        config,
+    )
+    .await
+    .context("starting a client")
+}
+
 /// How long each figure is measured for (after a short warm-up).
 const MEASURE: Duration = Duration::from_millis(1500);
 
