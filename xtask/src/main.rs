@@ -21,6 +21,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 mod codegen;
 mod demo;
 mod deny;
+mod postgres;
 mod testnet;
 
 /// The project's one task runner.
@@ -314,6 +315,8 @@ fn ci() -> Result<bool> {
     if !deny::deny()? {
         bail!("`cargo deny check` failed: see supply-chain/README.md");
     }
+    // The community server's tests run against PostgreSQL too.
+    postgres::ensure()?;
     step(&["test", "--locked", "--workspace"])?;
     // The README's main command, end to end on its own addresses and directories (so a
     // testnet the user runs is left alone).

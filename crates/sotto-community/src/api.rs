@@ -1,9 +1,9 @@
 //! The SOGS v3 API (spec groups.md §4.4): one synchronous function from a parsed request to a
 //! response, run on the storage thread with the database connection.
 
+use crate::store::{Db, OptionalExtension, named_params, params};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rusqlite::{Connection, OptionalExtension, named_params, params};
 use serde_json::{Map, Value, json};
 use sotto_crypto::{Ed25519PublicKey, Signature};
 use sotto_identity::{IdPrefix, PrefixedId};
@@ -77,6 +77,11 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// A bare 500 answer (the database failed outside any endpoint).
+    pub(crate) fn internal_error() -> Self {
+        Self::text(500, "internal error")
+    }
+
     pub(crate) fn json(status: u16, value: &Value) -> Self {
         Self {
             status,
@@ -132,7 +137,7 @@ pub enum ApiError {
     Storage(#[source] std::io::Error),
     /// The database failed.
     #[error("internal database error")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] crate::store::StoreError),
 }
 
 impl ApiError {
@@ -182,7 +187,7 @@ pub(crate) struct User {
 
 /// What an endpoint works with: the connection, settings, time and caller.
 pub(crate) struct Ctx<'a> {
-    pub(crate) conn: &'a Connection,
+    pub(crate) conn: &'a Db,
     settings: &'a Settings,
     pub(crate) now: f64,
     user: Option<User>,
@@ -201,7 +206,7 @@ impl Ctx<'_> {
 
 /// Answers one request at time `now` (unix seconds): authentication, then the endpoint. Any
 /// change an endpoint makes is undone when it answers with an error.
-pub fn handle(conn: &Connection, settings: &Settings, req: &ApiRequest, now: f64) -> ApiResponse {
+pub fn handle(conn: &Db, settings: &Settings, req: &ApiRequest, now: f64) -> ApiResponse {
     let user = match authenticate(conn, settings, req, now) {
         Ok(user) => user,
         Err(e) => return e.response(),
@@ -220,7 +225,7 @@ pub fn handle(conn: &Connection, settings: &Settings, req: &ApiRequest, now: f64
 }
 
 fn authenticate(
-    conn: &Connection,
+    conn: &Db,
     settings: &Settings,
     req: &ApiRequest,
     now: f64,
@@ -262,7 +267,7 @@ fn authenticate(
         return Err(AuthError::NonceReused.into());
     }
     conn.execute(
-        "UPDATE users SET last_active = ?2, seen = 1 WHERE id = ?1",
+        "UPDATE users SET last_active = ?2, seen = TRUE WHERE id = ?1",
         params![id, now],
     )?;
     Ok(Some(User {
@@ -419,6 +424,20 @@ fn route(
         ("POST", ["room", token, "file"]) => crate::files::upload(ctx, token, headers, body),
         ("GET", ["room", token, "file", id] | ["room", token, "file", id, _]) => {
             crate::files::download(ctx, token, int_seg(id)?)
+        }
+        ("GET", ["room", token, "permissions"]) => crate::permissions::list(ctx, token),
+        ("GET", ["room", token, "permissions", sid]) => crate::permissions::get(ctx, token, sid),
+        ("POST", ["room", token, "permissions", sid]) => {
+            crate::permissions::set(ctx, token, sid, body)
+        }
+        ("GET", ["room", token, "futurePermissions"]) => {
+            crate::permissions::list_futures(ctx, token)
+        }
+        ("GET", ["room", token, "futurePermissions", sid]) => {
+            crate::permissions::get_futures(ctx, token, sid)
+        }
+        ("POST", ["room", token, "futurePermissions", sid]) => {
+            crate::permissions::schedule(ctx, token, sid, body)
         }
         ("DELETE", ["room", token, "all", sid]) => users::delete_all_in_room(ctx, token, sid),
         ("DELETE", ["rooms", "all", sid]) => users::delete_all_everywhere(ctx, sid),
@@ -619,7 +638,7 @@ fn room_json(ctx: &Ctx<'_>, room: &Room, perms: &Perms) -> Result<Value, ApiErro
                 "pinned_by": r.get::<_, String>(2)?,
             }))
         })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::Result<_>>()?
     };
     let mut out = json!({
         "token": room.token,
@@ -785,7 +804,7 @@ struct MessageRow {
     whisper_mods: bool,
 }
 
-fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
+fn message_row(r: &crate::store::Row) -> crate::store::Result<MessageRow> {
     Ok(MessageRow {
         id: r.get(0)?,
         session_id: r.get(1)?,
@@ -803,7 +822,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
 fn reactions_json(ctx: &Ctx<'_>, message: i64, reactors: i64) -> Result<Value, ApiError> {
     let mut out = Map::new();
     let mut stmt = ctx.conn.prepare_cached(
-        "SELECT reaction, count(*), max(user = ?2) FROM reactions WHERE message = ?1
+        "SELECT reaction, count(*), max(CASE WHEN user = ?2 THEN 1 ELSE 0 END) FROM reactions WHERE message = ?1
          GROUP BY reaction ORDER BY min(at), reaction",
     )?;
     let rows = stmt
@@ -814,7 +833,7 @@ fn reactions_json(ctx: &Ctx<'_>, message: i64, reactors: i64) -> Result<Value, A
                 r.get::<_, bool>(2)?,
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::store::Result<Vec<_>>>()?;
     let mut who = ctx.conn.prepare_cached(
         "SELECT u.session_id FROM reactions r JOIN users u ON u.id = r.user
          WHERE r.message = ?1 AND r.reaction = ?2 ORDER BY r.at LIMIT ?3",
@@ -826,7 +845,7 @@ fn reactions_json(ctx: &Ctx<'_>, message: i64, reactors: i64) -> Result<Value, A
                 .query_map(params![message, reaction, reactors], |r| {
                     r.get::<_, String>(0)
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::store::Result<Vec<_>>>()?;
             set(&mut entry, "reactors", json!(list));
         }
         if you {
@@ -913,7 +932,7 @@ fn messages(
             },
             message_row,
         )?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        .collect::<crate::store::Result<Vec<_>>>()?
     };
     let mut out = Vec::with_capacity(rows.len());
     for mut m in rows {
@@ -1352,6 +1371,6 @@ fn reactors(
         .query_map(params![id, emoji, limit], |r| {
             Ok(json!([r.get::<_, String>(0)?, r.get::<_, f64>(1)?]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::store::Result<Vec<_>>>()?;
     Ok(ApiResponse::json(200, &Value::Array(list)))
 }

@@ -11,6 +11,11 @@ pub const EXAMPLE: &str = r#"# Where the server keeps identity.key (its X25519/E
 # `sotto-community keygen` or on first start, mode 0600) and community.sqlite (rooms,
 # messages, users; WAL). The directory is created with mode 0700.
 data_dir = "target/community"
+# Optional: store rooms, messages and users in PostgreSQL instead of DATA_DIR/community.sqlite
+# (uploads and identity.key stay in data_dir). The database must exist; the server creates
+# its tables. No TLS: use a unix socket (host=/run/postgresql) or a trusted network.
+# database_url = "postgresql://sogs@localhost/sogs"
+# database_url = "host=/run/postgresql user=sogs dbname=sogs"
 # Plain HTTP address. Session apps reach it directly or through onion requests.
 listen = "127.0.0.1:8081"
 # Optional: the base URL printed in join links (default: http://LISTEN).
@@ -66,6 +71,7 @@ struct File {
     max_body: Option<usize>,
     requests_per_s_per_ip: Option<u32>,
     request_burst_per_ip: Option<u32>,
+    database_url: Option<String>,
 }
 
 /// The validated configuration.
@@ -86,6 +92,8 @@ pub struct Config {
     pub requests_per_s_per_ip: u32,
     /// Burst per client address.
     pub request_burst_per_ip: u32,
+    /// The PostgreSQL database to use instead of SQLite, if any.
+    pub database_url: Option<String>,
 }
 
 impl Config {
@@ -124,6 +132,7 @@ impl Config {
             max_body,
             requests_per_s_per_ip: rate,
             request_burst_per_ip: burst,
+            database_url: f.database_url.filter(|u| !u.trim().is_empty()),
         })
     }
 

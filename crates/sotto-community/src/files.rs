@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::{Db, OptionalExtension, params};
 use serde_json::json;
 
 use crate::api::{ApiError, ApiResponse, Ctx, room_for};
@@ -195,12 +195,12 @@ pub(crate) fn download(ctx: &Ctx<'_>, token: &str, id: i64) -> Result<ApiRespons
 }
 
 /// Removes expired files (rows and bytes on disk); the number removed.
-pub fn prune(conn: &Connection, uploads: Option<&Path>, now: f64) -> rusqlite::Result<usize> {
+pub fn prune(conn: &Db, uploads: Option<&Path>, now: f64) -> crate::store::Result<usize> {
     let ids: Vec<i64> = {
         let mut stmt =
             conn.prepare_cached("SELECT id FROM files WHERE expiry IS NOT NULL AND expiry <= ?1")?;
         stmt.query_map([now], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?
+            .collect::<crate::store::Result<_>>()?
     };
     for id in &ids {
         conn.execute("DELETE FROM files WHERE id = ?1", [id])?;

@@ -5,18 +5,20 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod files;
+mod permissions;
 pub mod server;
+pub mod store;
 mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use sotto_crypto::{X25519PublicKey, X25519SecretKey};
 use sotto_identity::blinding::{blind15_ids, blind25_id};
 use sotto_identity::{IdPrefix, PrefixedId, SessionId};
 pub use sotto_transport::identity;
+use store::Db;
 use thiserror::Error;
 
 pub use api::{ApiError, ApiRequest, ApiResponse, Settings};
@@ -33,7 +35,7 @@ pub enum CommunityError {
     Db(#[from] db::DbError),
     /// A database query failed.
     #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(#[from] store::StoreError),
     /// A room token is not 1–64 of `A-Z a-z 0-9 _ -`.
     #[error("invalid room token {0:?}: use 1 to 64 letters, digits, '_' or '-'")]
     BadToken(String),
@@ -70,33 +72,44 @@ impl ServerKeys {
 }
 
 /// Options of a community server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CommunityOptions {
     /// Refuse unblinded (`00`) keys (pysogs `REQUIRE_BLIND_KEYS`, default true).
     pub require_blind_keys: bool,
+    /// A PostgreSQL URL (`postgresql://user@host/db`) to store everything there instead of
+    /// in `DATA_DIR/community.sqlite`.
+    pub database_url: Option<String>,
 }
 
 impl CommunityOptions {
-    /// Options with `require_blind_keys` set as given.
+    /// Options with `require_blind_keys` set as given (and SQLite storage).
     #[must_use]
     pub fn new(require_blind_keys: bool) -> Self {
-        Self { require_blind_keys }
+        Self {
+            require_blind_keys,
+            database_url: None,
+        }
+    }
+
+    /// The same options, storing in the PostgreSQL database at `url` (`None`: SQLite).
+    #[must_use]
+    pub fn with_database_url(mut self, url: Option<String>) -> Self {
+        self.database_url = url;
+        self
     }
 }
 
 impl Default for CommunityOptions {
     fn default() -> Self {
-        Self {
-            require_blind_keys: true,
-        }
+        Self::new(true)
     }
 }
 
 /// A community server's state: its key, its database and its settings. Cheap to clone.
 #[derive(Clone)]
 pub struct Community {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Db>>,
     settings: Arc<Settings>,
     keys: ServerKeys,
     data_dir: PathBuf,
@@ -118,7 +131,10 @@ impl Community {
     /// Opens the community in `data_dir` (creating the key and database if needed).
     pub fn open(data_dir: &Path, options: CommunityOptions) -> Result<Self, CommunityError> {
         let (keys, _) = ServerKeys::load_or_create(data_dir)?;
-        let conn = db::open(&data_dir.join(db::DB_FILE))?;
+        let conn = match &options.database_url {
+            Some(url) => db::open_postgres(url)?,
+            None => db::open(&data_dir.join(db::DB_FILE))?,
+        };
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             settings: Arc::new(Settings {
@@ -137,9 +153,11 @@ impl Community {
     pub fn in_memory(secret: &[u8; 32], options: CommunityOptions) -> Result<Self, CommunityError> {
         let x25519 = X25519SecretKey::from_bytes(secret);
         let public = x25519.public_key();
-        let mut conn = Connection::open_in_memory()?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        db::migrate(&mut conn)?;
+        let conn = rusqlite::Connection::open_in_memory().map_err(store::StoreError::from)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(store::StoreError::from)?;
+        let conn = Db::sqlite(conn);
+        db::migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             settings: Arc::new(Settings {
@@ -180,11 +198,20 @@ impl Community {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = now_s();
         self.maintain(&conn, now);
-        api::handle(&conn, &self.settings, req, now)
+        if let Err(e) = conn.begin_request() {
+            tracing::error!(error = %e, "database error");
+            return ApiResponse::internal_error();
+        }
+        let response = api::handle(&conn, &self.settings, req, now);
+        if let Err(e) = conn.end_request() {
+            tracing::error!(error = %e, "database error");
+            return ApiResponse::internal_error();
+        }
+        response
     }
 
     /// At most once a minute: forget expired nonces, DMs and files.
-    fn maintain(&self, conn: &Connection, now: f64) {
+    fn maintain(&self, conn: &Db, now: f64) {
         #[allow(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
@@ -211,16 +238,12 @@ impl Community {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.handle_blocking(&req))
             .await
-            .unwrap_or_else(|_| ApiResponse {
-                status: 500,
-                headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-                body: b"internal error".to_vec(),
-            })
+            .unwrap_or_else(|_| ApiResponse::internal_error())
     }
 
     fn with_conn<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, CommunityError>,
+        f: impl FnOnce(&Db) -> Result<T, CommunityError>,
     ) -> Result<T, CommunityError> {
         let conn = self
             .conn
@@ -351,13 +374,13 @@ impl Community {
                             "INSERT INTO user_permission_overrides (room, user, banned, banned_until)
                              VALUES (?1, ?2, ?3, ?4)
                              ON CONFLICT (room, user) DO UPDATE SET banned = ?3, banned_until = ?4",
-                            rusqlite::params![r.id, uid, banned, until],
+                            crate::store::params![r.id, uid, banned, until],
                         )?;
                     }
                     None => {
                         conn.execute(
                             "UPDATE users SET banned = ?2, banned_until = ?3 WHERE id = ?1",
-                            rusqlite::params![uid, banned, until],
+                            crate::store::params![uid, banned, until],
                         )?;
                     }
                 }

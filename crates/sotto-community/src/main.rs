@@ -158,7 +158,8 @@ fn open(config: &Path) -> Result<(Config, Community), String> {
     let config = Config::load(config).map_err(|e| e.to_string())?;
     let community = Community::open(
         &config.data_dir,
-        CommunityOptions::new(config.require_blind_keys),
+        CommunityOptions::new(config.require_blind_keys)
+            .with_database_url(config.database_url.clone()),
     )
     .map_err(|e| e.to_string())?;
     Ok((config, community))

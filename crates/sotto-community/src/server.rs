@@ -115,19 +115,26 @@ async fn onion(community: &Community, keypair: &X25519Keypair, body: &[u8]) -> R
 
 /// Opens the community named by `config` and serves it until accepting fails.
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let community = Community::open(
-        &config.data_dir,
-        CommunityOptions {
-            require_blind_keys: config.require_blind_keys,
-        },
-    )?;
+    // Opening connects to the database with a blocking client: off the async threads.
+    let (data_dir, options) = (
+        config.data_dir.clone(),
+        CommunityOptions::new(config.require_blind_keys)
+            .with_database_url(config.database_url.clone()),
+    );
+    let (community, rooms) = tokio::task::spawn_blocking(move || {
+        let community = Community::open(&data_dir, options)?;
+        let rooms = community.rooms()?;
+        Ok::<_, CommunityError>((community, rooms))
+    })
+    .await
+    .map_err(std::io::Error::other)??;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %config.listen,
         public_key = %hex::encode(community.server_pk()),
         "community server listening"
     );
-    for (token, _) in community.rooms()? {
+    for (token, _) in rooms {
         tracing::info!(
             link = %join_link(&config.public_url, &token, &community.server_pk()),
             "room"

@@ -1,9 +1,9 @@
 //! User endpoints: moderator and admin appointments, bans (room and global, with timeouts),
 //! deleting all of a user's posts, and the blinded inbox/outbox (spec groups.md §4.4, §4.6).
 
+use crate::store::{OptionalExtension, params};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use sotto_identity::{IdPrefix, PrefixedId};
 
@@ -16,7 +16,7 @@ pub const DM_EXPIRY_S: f64 = 15.0 * 24.0 * 60.0 * 60.0;
 pub const MAX_DM_BYTES: usize = 64 * 1024;
 
 /// A user id from a path: a `05` Session ID or a `15`/`25` blinded id; `404` otherwise.
-fn path_user(sid: &str) -> Result<PrefixedId, ApiError> {
+pub(crate) fn path_user(sid: &str) -> Result<PrefixedId, ApiError> {
     let id: PrefixedId = sid.parse().map_err(|_| ApiError::NotFound)?;
     match id.prefix() {
         IdPrefix::Standard | IdPrefix::Blinded15 | IdPrefix::Blinded25 => Ok(id),
@@ -145,16 +145,17 @@ pub(crate) fn set_moderator(
                 params![uid, moderator, admin, visible],
             )?;
             ctx.conn
-                .execute("UPDATE rooms SET info_updates = info_updates + 1", [])?;
+                .execute("UPDATE rooms SET info_updates = info_updates + 1", ())?;
         }
         Some(rooms) => {
             for room in rooms {
                 ctx.conn.execute(
                     "INSERT INTO user_permission_overrides (room, user, moderator, admin, visible_mod)
-                     VALUES (?1, ?2, coalesce(?3, 0), coalesce(?4, 0), coalesce(?5, 1))
+                     VALUES (?1, ?2, coalesce(?3, FALSE), coalesce(?4, FALSE), coalesce(?5, TRUE))
                      ON CONFLICT (room, user) DO UPDATE
-                     SET moderator = coalesce(?3, moderator), admin = coalesce(?4, admin),
-                         visible_mod = coalesce(?5, visible_mod)",
+                     SET moderator = coalesce(?3, user_permission_overrides.moderator),
+                         admin = coalesce(?4, user_permission_overrides.admin),
+                         visible_mod = coalesce(?5, user_permission_overrides.visible_mod)",
                     params![room.id, uid, moderator, admin, visible],
                 )?;
                 let n: i64 = ctx.conn.query_row(
@@ -237,7 +238,7 @@ fn delete_posts_of(ctx: &Ctx<'_>, room: &Room, uid: i64) -> Result<i64, ApiError
             "SELECT id FROM messages WHERE room = ?1 AND user = ?2 AND data IS NOT NULL ORDER BY id",
         )?;
         stmt.query_map(params![room.id, uid], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?
+            .collect::<crate::store::Result<_>>()?
     };
     for id in &ids {
         let seqno: i64 = ctx.conn.query_row(
@@ -355,7 +356,7 @@ pub(crate) fn list_dms(
                 "message": STANDARD.encode(r.get::<_, Vec<u8>>(5)?),
             }))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        .collect::<crate::store::Result<Vec<_>>>()?
     };
     if since.is_some() && list.is_empty() {
         return Ok(ApiResponse {

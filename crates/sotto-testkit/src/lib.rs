@@ -2,6 +2,7 @@
 
 pub mod media;
 pub mod net;
+pub mod postgres;
 pub mod v4;
 pub mod vectors;
 pub mod web;
