@@ -305,7 +305,8 @@ impl Node {
 
     /// Pulls from `source` the owners' signed revoke/unrevoke requests for `span`, page by page
     /// from `*after` (updated as pages complete, so a failed run resumes), and applies those
-    /// that verify. Returns what it did.
+    /// that verify. A source that does not know the endpoint (404, an earlier version) has
+    /// nothing to hand over. Returns what it did.
     pub async fn pull_revocations(
         &self,
         source: &NodeListing,
@@ -323,6 +324,12 @@ impl Node {
             let resp = self
                 .post_to_node(source, "/sn/revocations", body, PAGE_TIMEOUT)
                 .await?;
+            if resp.status == 404 {
+                // A node of an earlier version: it has no revocations to hand over (its
+                // messages and deletes still count).
+                tracing::info!(from = %short(&source.pubkey_ed25519()), "the source does not serve revocations");
+                return Ok(total);
+            }
             if resp.status != 200 {
                 return Err(SyncError::Refused {
                     status: resp.status,
