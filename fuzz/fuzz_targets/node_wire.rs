@@ -1,11 +1,14 @@
 //! Node-to-node inputs: the signed headers, the forwarded-request body, the sync request, the
-//! deleted-hashes query and answer, and the next-row header. Never panic; what parses re-encodes to something that parses the same
+//! deleted-hashes query and answer, the revocations query and answer, and the next-row header. Never panic; what parses re-encodes to something that parses the same
 //! (decode → encode → decode).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sotto_node::peer_auth::{NODE_HEADER, PeerHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use sotto_node::wire::{DeletedAnswer, Forwarded, Hashes, SyncRequest, parse_next_row};
+use sotto_node::wire::{
+    DeletedAnswer, Forwarded, Hashes, RevocationsAnswer, RevocationsQuery, SyncRequest,
+    parse_next_row,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(f) = Forwarded::parse(data) {
@@ -24,6 +27,18 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(
             DeletedAnswer::parse(&DeletedAnswer::new(&found).to_json()).expect("re-encoded parses"),
             found
+        );
+    }
+    if let Ok(q) = RevocationsQuery::parse(data) {
+        assert_eq!(
+            RevocationsQuery::parse(&q.to_json()).expect("re-encoded parses"),
+            q
+        );
+    }
+    if let Ok(a) = RevocationsAnswer::parse(data) {
+        assert_eq!(
+            RevocationsAnswer::parse(&a.to_json()).expect("re-encoded parses"),
+            a
         );
     }
     let text = String::from_utf8_lossy(data);

@@ -5,6 +5,7 @@ mod config;
 mod crypto;
 mod delivery;
 mod files;
+mod groups;
 mod harness;
 mod messages;
 mod node;
@@ -47,6 +48,13 @@ const BENCHES: &[Bench] = &[
         "a 10 MB attachment Alice → Bob through 3-hop onion paths and a file server: upload, \
          download and end-to-end MB/s vs attachment encryption; peak RSS; voice MP3 encoding speed",
         files::run,
+    ),
+    (
+        "groups",
+        "closed groups of 100 members on a 3-node testnet: rekey vs 100 X25519 agreements; one \
+         message encrypted, stored with a member's subaccount and read back by another member \
+         vs a plain store and retrieve; a member's catch-up of 1,000 messages vs decryption",
+        groups::run,
     ),
     (
         "messages",

@@ -29,3 +29,5 @@ pub use rpc::{Answer, FORWARD_TIMEOUT, MAX_HASHES_PER_REQUEST};
 mod tests;
 #[cfg(test)]
 mod tests_groups;
+#[cfg(test)]
+mod tests_revocations;

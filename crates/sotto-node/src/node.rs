@@ -316,6 +316,7 @@ impl Node {
             ("POST", "/sn/storage_batch") => self.storage_batch(&req, now_ms).await,
             ("POST", "/sn/sync") => self.serve_sync(&req, now_ms).await,
             ("POST", "/sn/deleted") => self.serve_deleted(&req, now_ms).await,
+            ("POST", "/sn/revocations") => self.serve_revocations(&req, now_ms).await,
             ("GET" | "POST", "/ping_test/v1") => Ok(self.ping()),
             ("GET", "/get_stats/v1") => Ok(Response::json(
                 200,
@@ -324,8 +325,8 @@ impl Node {
             (
                 _,
                 "/storage_rpc/v1" | "/onion_req/v2" | "/sn/onion" | "/sn/storage_cc"
-                | "/sn/storage_batch" | "/sn/sync" | "/sn/deleted" | "/ping_test/v1"
-                | "/get_stats/v1",
+                | "/sn/storage_batch" | "/sn/sync" | "/sn/deleted" | "/sn/revocations"
+                | "/ping_test/v1" | "/get_stats/v1",
             ) => Err(NodeError::MethodNotAllowed),
             _ => Err(NodeError::NotFound),
         };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use sotto_identity::PrefixedId;
 use sotto_rpc::nodes::{ActiveNode, ServiceNodeState, ServiceNodes, encode_active_nodes};
-use sotto_rpc::request::{Encoding, ExpireMode, OxendEndpoint, Revocation};
+use sotto_rpc::request::{Encoding, ExpireMode, OxendEndpoint, Revocation, SubaccountRevocation};
 use sotto_rpc::response::{
     Affected, BatchResponse, BulkResult, DeleteResult, ExpireResult, Failure, GetExpiriesResponse,
     GetSwarmResponse, InfoResponse, Meta, NodeOutcome, NodeResult, RetrieveResponse,
@@ -597,7 +597,8 @@ impl Node {
         if self.view().ownership(account) != Ownership::Mine {
             return Err(NodeError::NotOwned);
         }
-        self.check(&request, now_ms, true).await?;
+        self.check(&request, forwarded_check_time(&request, now_ms), true)
+            .await?;
         Ok((request, method))
     }
 
@@ -728,6 +729,57 @@ impl Node {
     }
 }
 
+/// The `count` a revocation's signed result carries: how many tokens an unrevoke lifted.
+fn revoke_count(o: (Revocation, sotto_store::RevocationOutcome)) -> Option<u64> {
+    match o.0 {
+        Revocation::Revoke => None,
+        Revocation::Unrevoke => Some(o.1.lifted as u64),
+    }
+}
+
+/// The store work of an owner-signed revoke or unrevoke whose signature the caller checked:
+/// applied token by token unless a newer request for the token is held, and kept (as
+/// `proof`, its forwarded encoding) for catch-up.
+pub(crate) fn revocation_op(
+    r: &SubaccountRevocation,
+    proof: Vec<u8>,
+) -> Result<
+    impl FnOnce(&mut Store) -> Result<(Revocation, sotto_store::RevocationOutcome), StoreError>
+    + Send
+    + 'static,
+    NodeError,
+> {
+    let owner = owner_of(&r.account)?;
+    let tokens: Vec<[u8; 36]> = r.tokens.iter().map(|t| *t.as_bytes()).collect();
+    let (kind, space, timestamp) = (r.kind, swarm_space(r.account.key()), r.timestamp);
+    Ok(move |s: &mut Store| {
+        s.apply_revocation(&sotto_store::RevocationRecord {
+            owner: &owner,
+            swarm_space: space,
+            tokens: &tokens,
+            revoke: kind == Revocation::Revoke,
+            timestamp_ms: timestamp,
+            proof: &proof,
+        })
+        .map(|o| (kind, o))
+    })
+}
+
+/// The time a request from a swarm peer is checked at: a revoke or unrevoke at its own signed
+/// timestamp (unless that is ahead of this node's clock by more than the signature window),
+/// so that one forwarded late from a retry queue still counts (the newest request per token
+/// wins, so a late one cannot undo a newer one); anything else at `now_ms`.
+pub(crate) fn forwarded_check_time(request: &Request, now_ms: u64) -> u64 {
+    match request {
+        Request::Revocation(r)
+            if r.timestamp <= now_ms.saturating_add(sotto_rpc::SIGNATURE_TOLERANCE_MS) =>
+        {
+            r.timestamp
+        }
+        _ => now_ms,
+    }
+}
+
 /// What a recursive request's store work did.
 pub(crate) enum Effect {
     /// A store.
@@ -819,21 +871,8 @@ fn store_op(request: &Request, now_ms: u64) -> Result<StoreOp, NodeError> {
             Box::new(move |s| s.expire(&owner, &changes, mode).map(Effect::Expired))
         }
         Request::Revocation(r) => {
-            let owner = owner_of(&r.account)?;
-            let tokens: Vec<[u8; 36]> = r.tokens.iter().map(|t| *t.as_bytes()).collect();
-            match r.kind {
-                Revocation::Revoke => {
-                    let space = swarm_space(r.account.key());
-                    Box::new(move |s| {
-                        s.revoke(&owner, space, &tokens, now_ms)
-                            .map(|()| Effect::Revoked(None))
-                    })
-                }
-                Revocation::Unrevoke => Box::new(move |s| {
-                    s.unrevoke(&owner, &tokens)
-                        .map(|n| Effect::Revoked(Some(n as u64)))
-                }),
-            }
+            let op = revocation_op(r, delete_proof(request))?;
+            Box::new(move |s| op(s).map(|o| Effect::Revoked(revoke_count(o))))
         }
         _ => return Err(RpcError::Internal.into()),
     })

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use sotto_crypto::Ed25519PublicKey;
 use sotto_rpc::replication::{BlobFormat, ReplicatedMessage, encode_blob, parse_blob};
+use sotto_rpc::request::SubaccountRevocation;
 use sotto_rpc::{AccountId, MessageHash, Namespaces, Request};
 use sotto_store::{DeletionProofs, MessageHead, NewMessage};
 use sotto_swarm::{NodeListing, SwarmRange, swarm_space};
@@ -26,10 +27,11 @@ use thiserror::Error;
 
 use crate::error::NodeError;
 use crate::node::{Node, short, unix_now_ms};
+use crate::rpc::revocation_op;
 use crate::view::{NetworkView, ranges_intersect};
 use crate::wire::{
-    DeletedAnswer, Forwarded, Hashes, MAX_DELETED_QUERY, MAX_SYNC_BYTES, NEXT_ROW_HEADER,
-    SyncRequest, parse_next_row,
+    DeletedAnswer, Forwarded, Hashes, MAX_DELETED_QUERY, MAX_REVOCATIONS_PAGE, MAX_SYNC_BYTES,
+    NEXT_ROW_HEADER, RevocationsAnswer, RevocationsQuery, SyncRequest, parse_next_row,
 };
 
 /// A part of the swarm space that is never the whole of it: `(lower, upper]`, wrapping
@@ -191,7 +193,169 @@ fn covers(request: &Request, hash: &str, head: &MessageHead) -> bool {
     }
 }
 
+/// The owner's signed revoke or unrevoke in `proof`, if it is one, for an account in `span`,
+/// made no later than the signature window ahead of `now_ms`. Its signature is not checked
+/// here.
+fn revocation_request(proof: &[u8], span: &Span, now_ms: u64) -> Option<Request> {
+    let fwd = Forwarded::parse(proof).ok()?;
+    let (request, _) = Request::from_command(&fwd.method, &fwd.params).ok()?;
+    let Request::Revocation(r) = &request else {
+        return None;
+    };
+    let ahead = now_ms.saturating_add(sotto_rpc::SIGNATURE_TOLERANCE_MS);
+    (span.contains(swarm_space(r.account.key())) && r.timestamp <= ahead).then_some(request)
+}
+
+/// What applying pulled revocations did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RevocationsPulled {
+    /// Requests verified and applied (wholly or for some tokens).
+    pub applied: usize,
+    /// Requests verified but older than what is held for every token they name.
+    pub stale: usize,
+    /// Requests refused: not a revocation, outside the range, or not signed by the owner.
+    pub ignored: usize,
+}
+
 impl Node {
+    /// Verifies each of `proofs` (pulled from a peer for `span`) as the account owner's signed
+    /// revoke or unrevoke, at its own signed time, and applies those that hold, oldest first.
+    pub async fn apply_pulled_revocations(
+        &self,
+        proofs: Vec<Vec<u8>>,
+        span: &Span,
+        now_ms: u64,
+    ) -> Result<RevocationsPulled, NodeError> {
+        let mut out = RevocationsPulled::default();
+        let mut verified: Vec<(SubaccountRevocation, Vec<u8>)> = Vec::new();
+        for proof in proofs {
+            let checked = match revocation_request(&proof, span, now_ms) {
+                Some(request) => {
+                    let at = match &request {
+                        Request::Revocation(r) => r.timestamp,
+                        _ => now_ms,
+                    };
+                    self.check(&request, at, true).await.ok().map(|()| request)
+                }
+                None => None,
+            };
+            match checked {
+                Some(Request::Revocation(r)) => verified.push((r, proof)),
+                _ => out.ignored += 1,
+            }
+        }
+        verified.sort_by_key(|(r, _)| r.timestamp);
+        for (r, proof) in verified {
+            let op = revocation_op(&r, proof)?;
+            let (_, outcome) = self.with_store(op).await?;
+            if outcome.applied > 0 {
+                out.applied += 1;
+            } else {
+                out.stale += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `POST /sn/revocations`: a page of the owners' signed revoke/unrevoke requests for
+    /// accounts in the requested range, for a node entitled to it (as for `/sn/sync`).
+    pub(crate) async fn serve_revocations(
+        &self,
+        req: &sotto_transport::Request,
+        now_ms: u64,
+    ) -> Result<Response, NodeError> {
+        let sender = self.authenticate_peer(req, now_ms)?;
+        let query = RevocationsQuery::parse(&req.body)
+            .map_err(|_| NodeError::PeerBody("revocations query"))?;
+        if query.lower == query.upper {
+            return Err(NodeError::RangeRefused("the whole swarm space"));
+        }
+        let view = self.view();
+        let theirs = self.entitled_range(&view, &sender)?;
+        let span = Span {
+            lower: query.lower,
+            upper: query.upper,
+        };
+        if !span.within(&theirs) {
+            return Err(NodeError::RangeRefused("outside the sender's swarm"));
+        }
+        let rows = self
+            .with_store(move |s| {
+                s.revocations_after(query.lower, query.upper, query.after, MAX_REVOCATIONS_PAGE)
+            })
+            .await?;
+        let next = rows.last().map_or(query.after, |r| r.0);
+        let proofs = rows
+            .into_iter()
+            .map(|(_, proof)| proof)
+            .filter(|proof| {
+                Forwarded::parse(proof)
+                    .ok()
+                    .and_then(|fwd| Request::from_command(&fwd.method, &fwd.params).ok())
+                    .and_then(|(r, _)| r.account().map(|a| swarm_space(a.key())))
+                    .is_some_and(|space| self.holds(&view, space))
+            })
+            .collect();
+        Ok(Response::bytes(
+            200,
+            "application/json",
+            RevocationsAnswer { proofs, next }.to_json(),
+        ))
+    }
+
+    /// Pulls from `source` the owners' signed revoke/unrevoke requests for `span`, page by page
+    /// from `*after` (updated as pages complete, so a failed run resumes), and applies those
+    /// that verify. A source that does not know the endpoint (404, an earlier version) has
+    /// nothing to hand over. Returns what it did.
+    pub async fn pull_revocations(
+        &self,
+        source: &NodeListing,
+        span: Span,
+        after: &mut i64,
+    ) -> Result<RevocationsPulled, SyncError> {
+        let mut total = RevocationsPulled::default();
+        loop {
+            let body = RevocationsQuery {
+                lower: span.lower,
+                upper: span.upper,
+                after: *after,
+            }
+            .to_json();
+            let resp = self
+                .post_to_node(source, "/sn/revocations", body, PAGE_TIMEOUT)
+                .await?;
+            if resp.status == 404 {
+                // A node of an earlier version: it has no revocations to hand over (its
+                // messages and deletes still count).
+                tracing::info!(from = %short(&source.pubkey_ed25519()), "the source does not serve revocations");
+                return Ok(total);
+            }
+            if resp.status != 200 {
+                return Err(SyncError::Refused {
+                    status: resp.status,
+                });
+            }
+            let page = RevocationsAnswer::parse(&resp.body)
+                .map_err(|_| SyncError::Malformed("revocations"))?;
+            if page.proofs.is_empty() && page.next == *after {
+                return Ok(total);
+            }
+            if page.next <= *after {
+                return Err(SyncError::Malformed("revocations: next does not advance"));
+            }
+            let got = self
+                .apply_pulled_revocations(page.proofs, &span, unix_now_ms())
+                .await?;
+            if got.ignored > 0 {
+                tracing::info!(from = %short(&source.pubkey_ed25519()), ignored = got.ignored, "claimed revocations without a valid owner signature were ignored");
+            }
+            total.applied += got.applied;
+            total.stale += got.stale;
+            total.ignored += got.ignored;
+            *after = page.next;
+        }
+    }
+
     /// Whether `sender` may catch up on data this node holds: it is in this node's swarm, or
     /// its swarm's range under the current list overlaps the range this node's swarm owned
     /// before the list changed. Returns the sender's current range.
@@ -484,8 +648,8 @@ impl Node {
         generation: &SyncGeneration,
         round: u64,
     ) {
-        // Per piece of the range: rows pulled, rows checked for deletes.
-        let mut progress = [(0i64, 0i64); 2];
+        // Per piece of the range: rows pulled, rows checked for deletes, revocations pulled.
+        let mut progress = [(0i64, 0i64, 0i64); 2];
         let mut pause = Duration::from_millis(500);
         for attempt in 1..=MAX_ATTEMPTS {
             if !generation.is_current(round) {
@@ -496,19 +660,22 @@ impl Node {
             else {
                 return;
             };
-            let mut pulled = Ok((0, 0));
-            for (span, (after_row, purged_to)) in
+            let mut pulled = Ok((0, 0, 0));
+            for (span, (after_row, purged_to, revoked_to)) in
                 Span::pieces(&range).into_iter().zip(progress.iter_mut())
             {
                 let step = match self.pull_range(&listing, span, after_row).await {
-                    Ok(new) => self
-                        .purge_deleted(&listing, span, purged_to)
-                        .await
-                        .map(|deleted| (new, deleted)),
+                    Ok(new) => match self.purge_deleted(&listing, span, purged_to).await {
+                        Ok(deleted) => self
+                            .pull_revocations(&listing, span, revoked_to)
+                            .await
+                            .map(|r| (new, deleted, r.applied)),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 pulled = match (pulled, step) {
-                    (Ok((a, b)), Ok((c, d))) => Ok((a + c, b + d)),
+                    (Ok((a, b, c)), Ok((d, e, f))) => Ok((a + d, b + e, c + f)),
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
                 if pulled.is_err() {
@@ -516,8 +683,8 @@ impl Node {
                 }
             }
             match pulled {
-                Ok((new, deleted)) => {
-                    tracing::info!(from = %short(&source), new, deleted, "catch-up done");
+                Ok((new, deleted, revocations)) => {
+                    tracing::info!(from = %short(&source), new, deleted, revocations, "catch-up done");
                     return;
                 }
                 Err(e) => {

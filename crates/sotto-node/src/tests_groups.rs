@@ -150,6 +150,17 @@ fn member_retrieve(admin: &GroupAdmin, who: &Account, auth: &SubaccountAuth, ns:
 }
 
 fn revocation(admin: &GroupAdmin, kind: Revocation, who: &Account, write: bool) -> Request {
+    revocation_at(admin, kind, who, write, NOW)
+}
+
+/// [`revocation`] signed at `ts` (of two requests for a token, the newer one counts).
+fn revocation_at(
+    admin: &GroupAdmin,
+    kind: Revocation,
+    who: &Account,
+    write: bool,
+    ts: u64,
+) -> Request {
     let token = admin
         .subaccount_token(&who.session_id(), member_flags(write, false))
         .unwrap();
@@ -157,7 +168,7 @@ fn revocation(admin: &GroupAdmin, kind: Revocation, who: &Account, write: bool) 
         kind,
         group_of(admin),
         vec![token],
-        NOW,
+        ts,
         &Signer::ed25519(admin.signing_key()),
     ))
 }
@@ -360,7 +371,8 @@ async fn a_revoked_member_reads_only_the_unrevocable_namespace_until_unrevoked()
     assert_eq!(rpc(&f, Request::Revocation(own)).await.status, 401);
     refused_everywhere_but_minus_11(&f, &admin, &bob, &auth).await;
 
-    let resp = rpc(&f, revocation(&admin, Revocation::Unrevoke, &bob, true)).await;
+    let unrevoke = revocation_at(&admin, Revocation::Unrevoke, &bob, true, NOW + 1000);
+    let resp = rpc(&f, unrevoke).await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
     let resp = rpc(&f, member_store(&admin, &bob, &auth, 11, b"after")).await;
     assert_eq!(resp.status, 200, "{}", text(&resp));

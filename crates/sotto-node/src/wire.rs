@@ -20,8 +20,14 @@
 //!   `{"deleted": [{"hash": …, "proof": i}, …], "proofs": [base64, …]}` ([`DeletedAnswer`]):
 //!   each deleted hash with the owner's signed request that deleted it (a [`Forwarded`]
 //!   request, each once), which the asking node verifies before it deletes anything.
+//! - `POST /sn/revocations`: catch-up of subaccount revocations. JSON `{"lower", "upper",
+//!   "after"}` asks for the owners' signed `revoke_subaccount` / `unrevoke_subaccount`
+//!   requests that the peer holds as the newest for some token of an account in `(lower,
+//!   upper]`, after its row `after`; the answer is `{"proofs": [base64, …], "next": row}`
+//!   ([`RevocationsAnswer`]: at most [`MAX_REVOCATIONS_PAGE`] [`Forwarded`] requests; none
+//!   when there are no more), which the asking node verifies before it applies any.
 //!
-//! A node serves `/sn/sync` and `/sn/deleted` only for ranges the sender is entitled to: its
+//! A node serves `/sn/sync`, `/sn/deleted` and `/sn/revocations` only for ranges the sender is entitled to: its
 //! own swarm's range under the current list, where this node's swarm holds (or held, before
 //! the list changed) that range. A whole-space range (`lower == upper`) is always refused; a
 //! single swarm asks for its range in two halves.
@@ -61,6 +67,9 @@ pub enum WireError {
     /// The `/sn/storage_batch` answer is not a list of statuses and bodies.
     #[error("batch answer: {0}")]
     BatchAnswer(&'static str),
+    /// The `/sn/revocations` query or answer is not the expected JSON object.
+    #[error("revocations: {0}")]
+    Revocations(String),
     /// The next-row header is not a non-negative integer.
     #[error("sync answer: malformed {NEXT_ROW_HEADER} header")]
     NextRow,
@@ -271,6 +280,103 @@ pub fn parse_next_row(value: &str) -> Result<i64, WireError> {
         return Err(WireError::NextRow);
     }
     v.parse().map_err(|_| WireError::NextRow)
+}
+
+/// The most signed requests one `/sn/revocations` answer carries.
+pub const MAX_REVOCATIONS_PAGE: usize = 64;
+
+/// A `/sn/revocations` query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationsQuery {
+    /// The range's lower end (exclusive).
+    pub lower: u64,
+    /// The range's upper end (inclusive); `lower == upper` (the whole space) is refused.
+    pub upper: u64,
+    /// Return requests after this row (0 = from the start).
+    pub after: i64,
+}
+
+impl RevocationsQuery {
+    /// Reads the JSON body.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let q: Self =
+            serde_json::from_slice(body).map_err(|e| WireError::Revocations(e.to_string()))?;
+        if q.after < 0 {
+            return Err(WireError::Revocations("after is negative".to_owned()));
+        }
+        Ok(q)
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// A `/sn/revocations` answer: signed revoke/unrevoke requests (as forwarded between nodes)
+/// and the row to resume after.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationsAnswer {
+    /// The requests' bytes.
+    pub proofs: Vec<Vec<u8>>,
+    /// The row to ask after next.
+    pub next: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationsJson {
+    proofs: Vec<String>,
+    next: i64,
+}
+
+impl RevocationsAnswer {
+    /// Reads an answer: at most [`MAX_REVOCATIONS_PAGE`] proofs, each base64 of at most
+    /// [`MAX_PROOF_LEN`] bytes, and a non-negative `next`.
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        use base64::Engine as _;
+        let a: RevocationsJson =
+            serde_json::from_slice(body).map_err(|e| WireError::Revocations(e.to_string()))?;
+        if a.proofs.len() > MAX_REVOCATIONS_PAGE {
+            return Err(WireError::Revocations("too many proofs".to_owned()));
+        }
+        if a.next < 0 {
+            return Err(WireError::Revocations("next is negative".to_owned()));
+        }
+        let proofs = a
+            .proofs
+            .iter()
+            .map(|p| {
+                if p.len() > MAX_PROOF_LEN / 3 * 4 + 4 {
+                    return Err(WireError::Revocations("a proof is too long".to_owned()));
+                }
+                base64::engine::general_purpose::STANDARD
+                    .decode(p)
+                    .map_err(|_| WireError::Revocations("a proof is not base64".to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            proofs,
+            next: a.next,
+        })
+    }
+
+    /// Writes the JSON body.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        serde_json::to_vec(&RevocationsJson {
+            proofs: self
+                .proofs
+                .iter()
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
+                .collect(),
+            next: self.next,
+        })
+        .unwrap_or_default()
+    }
 }
 
 /// The most requests one `/sn/storage_batch` body may carry.

@@ -113,18 +113,30 @@ impl<'a> OnionRequest<'a> {
         })
     }
 
-    /// Writes the node-to-node frame (canonical bencode, keys sorted).
+    /// Writes the node-to-node frame (canonical bencode, keys sorted), copying the blob once:
+    /// straight into the frame, with no intermediate bencode value.
     #[must_use]
     pub fn to_node_frame(&self) -> Vec<u8> {
-        sotto_bencode::encode(&Value::dict([
-            ("data", Value::from(&*self.blob)),
-            ("enc_type", Value::from(self.enc_type.as_str())),
-            ("ephemeral_key", Value::from(&self.ephemeral_key.0[..])),
-            (
-                "hop_no",
-                Value::Int(i64::try_from(self.hop_no).unwrap_or(i64::MAX)),
-            ),
-        ]))
+        fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+            out.extend_from_slice(b.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(b);
+        }
+        let enc_type = self.enc_type.as_str().as_bytes();
+        let hop_no = i64::try_from(self.hop_no).unwrap_or(i64::MAX).to_string();
+        let mut out = Vec::with_capacity(self.blob.len() + enc_type.len() + hop_no.len() + 96);
+        out.push(b'd');
+        bytes(&mut out, b"data");
+        bytes(&mut out, &self.blob);
+        bytes(&mut out, b"enc_type");
+        bytes(&mut out, enc_type);
+        bytes(&mut out, b"ephemeral_key");
+        bytes(&mut out, &self.ephemeral_key.0);
+        bytes(&mut out, b"hop_no");
+        out.push(b'i');
+        out.extend_from_slice(hop_no.as_bytes());
+        out.extend_from_slice(b"ee");
+        out
     }
 }
 

@@ -48,6 +48,14 @@ proptest! {
             hop_no,
         };
         prop_assert_eq!(OnionRequest::from_node_frame(&request.to_node_frame()), Ok(request.clone()));
+        // The frame is written directly, byte for byte the canonical bencode of its dict.
+        let canonical = sotto_bencode::encode(&sotto_bencode::Value::dict([
+            ("data", sotto_bencode::Value::from(&*request.blob)),
+            ("enc_type", sotto_bencode::Value::from(request.enc_type.as_str())),
+            ("ephemeral_key", sotto_bencode::Value::from(&request.ephemeral_key.0[..])),
+            ("hop_no", sotto_bencode::Value::Int(i64::try_from(request.hop_no).unwrap_or(i64::MAX))),
+        ]));
+        prop_assert_eq!(request.to_node_frame(), canonical);
         let body = request.to_client_body().unwrap();
         prop_assert_eq!(
             OnionRequest::from_client_body(&body),

@@ -1,6 +1,6 @@
-//! The database schema. Version 4; older files migrate forward from `user_version`.
+//! The database schema. Version 5; older files migrate forward from `user_version`.
 
-pub(crate) const VERSION: i64 = 4;
+pub(crate) const VERSION: i64 = 5;
 
 /// Version 2: hashes of deleted messages, kept until the message would have expired, so that a
 /// copy held by a node that missed the delete is neither taken back in nor kept.
@@ -37,6 +37,30 @@ CREATE TABLE forward_queue (
 );
 CREATE INDEX forward_queue_peer ON forward_queue(peer, id);
 CREATE INDEX forward_queue_expiry ON forward_queue(expiry);
+";
+
+/// Version 5: the owner's signed revoke and unrevoke requests (as forwarded between nodes),
+/// so that a node that missed one learns it in catch-up as something it can verify. Per
+/// account and token, the newest request by its own timestamp is kept (`revoked` 1 for a
+/// revoke, 0 for an unrevoke); an older one never replaces it. Keyed by the account's
+/// 33-byte key rather than `owners.id`, so an unrevoke that empties an account's revocation
+/// list is kept too. One request may stand behind many tokens.
+pub(crate) const REVOCATION_LOG: &str = "
+CREATE TABLE revocation_proofs (
+    id INTEGER PRIMARY KEY,
+    proof BLOB NOT NULL UNIQUE
+);
+CREATE TABLE revocation_log (
+    owner BLOB NOT NULL,
+    token BLOB NOT NULL,
+    swarm_space INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    revoked INTEGER NOT NULL,
+    proof INTEGER NOT NULL REFERENCES revocation_proofs(id),
+    PRIMARY KEY (owner, token)
+) WITHOUT ROWID;
+CREATE INDEX revocation_log_proof ON revocation_log(proof);
+CREATE INDEX revocation_log_space ON revocation_log(swarm_space);
 ";
 
 pub(crate) const SCHEMA: &str = "

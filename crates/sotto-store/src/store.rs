@@ -9,6 +9,9 @@ use crate::schema;
 
 /// How many revoked subaccount tokens are kept per account (the oldest are pruned).
 pub const MAX_REVOKED_PER_ACCOUNT: usize = 50;
+/// How many signed revoke/unrevoke entries (one per token) are kept per account for catch-up
+/// (the oldest by request time are pruned).
+pub const MAX_REVOCATION_LOG_PER_ACCOUNT: usize = 2 * MAX_REVOKED_PER_ACCOUNT;
 /// Default [`Quota::account_bytes`]: 32 MiB of message data per account.
 pub const DEFAULT_ACCOUNT_BYTES: u64 = 32 << 20;
 /// Default [`Quota::account_messages`].
@@ -215,6 +218,36 @@ impl DeletionProofs {
             .iter()
             .filter_map(|(h, i)| self.proofs.get(*i).map(|p| (h.as_str(), p.as_slice())))
     }
+}
+
+/// An owner-signed `revoke_subaccount` or `unrevoke_subaccount`, as the store applies and
+/// keeps it (the caller has verified the signature).
+#[derive(Debug, Clone, Copy)]
+pub struct RevocationRecord<'a> {
+    /// The account.
+    pub owner: &'a PrefixedId,
+    /// The account's swarm-space position.
+    pub swarm_space: u64,
+    /// The tokens it names.
+    pub tokens: &'a [[u8; 36]],
+    /// A revoke (else an unrevoke).
+    pub revoke: bool,
+    /// The request's own signed timestamp, ms: what orders it against other requests for
+    /// the same token.
+    pub timestamp_ms: u64,
+    /// The signed request's bytes (opaque to the store), handed on in catch-up.
+    pub proof: &'a [u8],
+}
+
+/// What applying a [`RevocationRecord`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RevocationOutcome {
+    /// Tokens whose state it set (it was the newest request for them).
+    pub applied: usize,
+    /// Tokens for which a newer request (or a revoke of the same time) was held: unchanged.
+    pub stale: usize,
+    /// Tokens it took off the revocation list (an unrevoke's `count`).
+    pub lifted: usize,
 }
 
 /// What a node needs to know of a stored message to judge a delete of it.
@@ -470,20 +503,28 @@ impl Store {
         }
         let missing = match version {
             0 => format!(
-                "{}{}{}{}",
+                "{}{}{}{}{}",
                 schema::SCHEMA,
                 schema::TOMBSTONES,
                 schema::DELETE_PROOFS,
-                schema::FORWARD_QUEUE
+                schema::FORWARD_QUEUE,
+                schema::REVOCATION_LOG
             ),
             1 => format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 schema::TOMBSTONES,
                 schema::DELETE_PROOFS,
-                schema::FORWARD_QUEUE
+                schema::FORWARD_QUEUE,
+                schema::REVOCATION_LOG
             ),
-            2 => format!("{}{}", schema::DELETE_PROOFS, schema::FORWARD_QUEUE),
-            3 => schema::FORWARD_QUEUE.to_owned(),
+            2 => format!(
+                "{}{}{}",
+                schema::DELETE_PROOFS,
+                schema::FORWARD_QUEUE,
+                schema::REVOCATION_LOG
+            ),
+            3 => format!("{}{}", schema::FORWARD_QUEUE, schema::REVOCATION_LOG),
+            4 => schema::REVOCATION_LOG.to_owned(),
             _ => String::new(),
         };
         if !missing.is_empty() {
@@ -1161,6 +1202,138 @@ impl Store {
         }
         tx.commit()?;
         Ok(count)
+    }
+
+    /// Applies an owner-signed revoke or unrevoke, token by token, unless a newer request for
+    /// the token is held: the newest request by its own timestamp wins, and of two with the
+    /// same timestamp the revoke wins, so the order in which requests arrive (live, replayed
+    /// or in catch-up) does not matter. Keeps the request for catch-up (the newest
+    /// [`MAX_REVOCATION_LOG_PER_ACCOUNT`] per account) and the revocation list at the newest
+    /// [`MAX_REVOKED_PER_ACCOUNT`].
+    pub fn apply_revocation(
+        &mut self,
+        rec: &RevocationRecord<'_>,
+    ) -> Result<RevocationOutcome, StoreError> {
+        let ts = to_i64(rec.timestamp_ms, "timestamp")?;
+        let key = rec.owner.to_bytes();
+        let tx = self.conn.savepoint()?;
+        let mut out = RevocationOutcome::default();
+        let proof = {
+            tx.prepare_cached(
+                "INSERT INTO revocation_proofs (proof) VALUES (?1) ON CONFLICT(proof) DO NOTHING",
+            )?
+            .execute([rec.proof])?;
+            tx.prepare_cached("SELECT id FROM revocation_proofs WHERE proof = ?1")?
+                .query_row([rec.proof], |r| r.get::<_, i64>(0))?
+        };
+        let owner_id = if rec.revoke {
+            Some(Self::ensure_owner(&tx, rec.owner, rec.swarm_space)?)
+        } else {
+            Self::owner_id(&tx, rec.owner)?
+        };
+        for token in rec.tokens {
+            let held: Option<(i64, bool)> = tx
+                .prepare_cached(
+                    "SELECT timestamp, revoked FROM revocation_log WHERE owner = ?1 AND token = ?2",
+                )?
+                .query_row(params![&key[..], &token[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let newer_held = held.is_some_and(|(t, revoked)| t > ts || (t == ts && revoked));
+            if newer_held {
+                out.stale += 1;
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT INTO revocation_log (owner, token, swarm_space, timestamp, revoked, proof)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(owner, token) DO UPDATE SET swarm_space = excluded.swarm_space,
+                 timestamp = excluded.timestamp, revoked = excluded.revoked, proof = excluded.proof",
+            )?
+            .execute(params![
+                &key[..],
+                &token[..],
+                space_key(rec.swarm_space),
+                ts,
+                rec.revoke,
+                proof
+            ])?;
+            out.applied += 1;
+            match (rec.revoke, owner_id) {
+                (true, Some(id)) => {
+                    tx.prepare_cached(
+                        "INSERT INTO revoked_subaccounts (owner, token, timestamp) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(owner, token) DO UPDATE SET timestamp = excluded.timestamp",
+                    )?
+                    .execute(params![id, &token[..], ts])?;
+                }
+                (false, Some(id)) => {
+                    out.lifted += tx
+                        .prepare_cached(
+                            "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND token = ?2",
+                        )?
+                        .execute(params![id, &token[..]])?;
+                }
+                (_, None) => {}
+            }
+        }
+        if let Some(id) = owner_id {
+            tx.execute(
+                "DELETE FROM revoked_subaccounts WHERE owner = ?1 AND rowid NOT IN
+                 (SELECT rowid FROM revoked_subaccounts WHERE owner = ?1 ORDER BY timestamp DESC, rowid DESC LIMIT ?2)",
+                params![id, MAX_REVOKED_PER_ACCOUNT],
+            )?;
+            tx.execute(
+                "DELETE FROM owners WHERE id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE owner = ?1)
+                 AND NOT EXISTS (SELECT 1 FROM revoked_subaccounts WHERE owner = ?1)",
+                [id],
+            )?;
+        }
+        tx.execute(
+            "DELETE FROM revocation_log WHERE owner = ?1 AND token NOT IN
+             (SELECT token FROM revocation_log WHERE owner = ?1 ORDER BY timestamp DESC, token DESC LIMIT ?2)",
+            params![&key[..], MAX_REVOCATION_LOG_PER_ACCOUNT],
+        )?;
+        tx.execute(
+            "DELETE FROM revocation_proofs WHERE NOT EXISTS
+             (SELECT 1 FROM revocation_log WHERE proof = revocation_proofs.id)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Up to `limit` signed revoke/unrevoke requests that are the newest for some token of an
+    /// account whose swarm space lies in `(lower, upper]` (wrapping as in
+    /// [`Store::range_after`]), with row id greater than `after_id`, in row order: what a node
+    /// hands a peer catching up.
+    pub fn revocations_after(
+        &self,
+        lower: u64,
+        upper: u64,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let sql = format!(
+            "SELECT p.id, p.proof FROM revocation_proofs p
+             WHERE p.id > ?3 AND EXISTS (SELECT 1 FROM revocation_log o
+                 WHERE o.proof = p.id AND {})
+             ORDER BY p.id LIMIT ?4",
+            range_clause(lower, upper)
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                space_key(lower),
+                space_key(upper),
+                after_id,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether `token` is revoked for `owner`.

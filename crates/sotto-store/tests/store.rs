@@ -439,7 +439,7 @@ fn a_version_1_file_gains_tombstones() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE tombstones; DROP TABLE delete_proofs; DROP TABLE forward_queue;
-             PRAGMA user_version = 1;",
+             DROP TABLE revocation_log; DROP TABLE revocation_proofs; PRAGMA user_version = 1;",
         )
         .unwrap();
     }
@@ -617,7 +617,8 @@ fn a_version_2_file_gains_delete_proofs_and_keeps_its_tombstones() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE delete_proofs; ALTER TABLE tombstones DROP COLUMN proof;
-             DROP TABLE forward_queue; PRAGMA user_version = 2;",
+             DROP TABLE forward_queue; DROP TABLE revocation_log; DROP TABLE revocation_proofs;
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -635,7 +636,7 @@ fn a_version_2_file_gains_delete_proofs_and_keeps_its_tombstones() {
     let v: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
 }
 
 #[test]
@@ -648,8 +649,11 @@ fn a_version_3_file_gains_the_forward_queue_and_keeps_its_messages() {
     }
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE forward_queue; PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE forward_queue; DROP TABLE revocation_log; DROP TABLE revocation_proofs;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
     }
     let mut s = Store::open(&path, 1 << 20).unwrap();
     assert_eq!(hashes(&s, 1, 0, None, 0), ["a"]);
