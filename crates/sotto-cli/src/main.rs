@@ -127,7 +127,8 @@ enum Command {
     #[command(subcommand)]
     Qr(QrCommand),
 
-    /// Add, list, block and unblock contacts (no network needed).
+    /// Add, list, block, remove, pin and hide contacts (no network needed; `sotto sync`
+    /// takes the change to your other devices).
     #[command(subcommand)]
     Contacts(commands::ContactsCommand),
 

@@ -64,6 +64,8 @@ fn view(approved: bool, typing: bool, history: Vec<MessageRecord>) -> View {
             disappearing: Disappearing::Off,
             last_activity_ms: NOW,
             unread: 0,
+            priority: 0,
+            marked_unread: false,
         }),
         history: history.into_iter().map(|m| (m, Vec::new())).collect(),
         typing_enabled: typing,
@@ -232,6 +234,7 @@ fn history_shows_states_quotes_reactions_and_tombstones() {
     reply.quote = Some(QuoteRef {
         key: message(2, false, "", MessageState::Received).key,
         text: Some("coffee?".to_owned()),
+        attachments: Vec::new(),
     });
     let mut gone = message(5, true, "oops", MessageState::Deleted);
     gone.body = None;
