@@ -192,7 +192,7 @@ fn progress_json(e: &TransferEvent) -> Option<ProgressJson> {
 }
 
 /// A progress line for a terminal.
-fn progress_text(e: &TransferEvent) -> Option<String> {
+pub(crate) fn progress_text(e: &TransferEvent) -> Option<String> {
     Some(match e {
         TransferEvent::Encrypted {
             index, upload_len, ..
@@ -279,7 +279,7 @@ fn network_file(ctx: &Ctx<'_>) -> anyhow::Result<NetworkFile> {
     NetworkFile::load(ctx.network_file()).map_err(|e| anyhow!("{e}: pass --network FILE"))
 }
 
-fn file_server(ctx: &Ctx<'_>) -> anyhow::Result<sotto_attachment::FileServer> {
+pub(crate) fn file_server(ctx: &Ctx<'_>) -> anyhow::Result<sotto_attachment::FileServer> {
     let file = network_file(ctx)?;
     let entry = file.file_server.as_ref().ok_or_else(|| {
         anyhow!(

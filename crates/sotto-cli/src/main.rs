@@ -284,7 +284,8 @@ enum Command {
     /// Chat with a contact in the terminal
     ///
     /// Live history with delivery states; Enter sends, Esc or Ctrl-C quits. For a message
-    /// request, Ctrl-A accepts and Ctrl-D declines (replying accepts too).
+    /// request, Ctrl-A accepts and Ctrl-D declines (replying accepts too). `/attach PATH`
+    /// sends a file and `/voice PATH` a voice message, with their progress on the status line.
     ///
     /// Examples:
     ///   sotto chat bob

@@ -340,3 +340,26 @@ fn input_and_status_are_drawn() {
     assert!(text.contains("Sending failed"), "{text}");
     assert!(text.contains("Bob (05bbbb…bbbb)"), "{text}");
 }
+
+#[test]
+fn attach_and_voice_commands_send_files() {
+    let v = view(true, false, Vec::new());
+    let mut state = ChatState::default();
+    typed(&mut state, &v, "/attach ~/cat.jpg", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Attach("~/cat.jpg".into())]
+    );
+    assert!(state.status.as_deref().unwrap().contains("cat.jpg"));
+    typed(&mut state, &v, "/voice memo.m4a", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Voice("memo.m4a".into())]
+    );
+    // Without a path it is only text.
+    typed(&mut state, &v, "/attach ", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Send("/attach".to_owned())]
+    );
+}
