@@ -8,7 +8,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use sotto_client::{
     Client, Conversation, Disappearing, Engine, Event, MessageId, MessageRecord, MessageState,
-    SessionId,
+    Placement, SessionId,
 };
 use sotto_crypto::OsRng;
 use sotto_rpc::AccountId;
@@ -53,6 +53,46 @@ pub enum ContactsCommand {
     ///   sotto contacts unblock carol
     #[command(verbatim_doc_comment)]
     Unblock(ContactArg),
+
+    /// Remove a contact with your conversation, here and on your other devices
+    ///
+    /// A later message from them arrives as a message request. Your other devices (restored
+    /// from the same recovery phrase) remove them at their next sync after this one's.
+    ///
+    /// Example:
+    ///   sotto contacts remove carol
+    #[command(verbatim_doc_comment)]
+    Remove(ContactArg),
+
+    /// Pin a conversation: `inbox` lists it first (on your other devices too)
+    ///
+    /// Your own Session ID pins Note to Self.
+    ///
+    /// Example:
+    ///   sotto contacts pin bob
+    #[command(verbatim_doc_comment)]
+    Pin(ContactArg),
+
+    /// Unpin a conversation
+    ///
+    /// Example:
+    ///   sotto contacts unpin bob
+    #[command(verbatim_doc_comment)]
+    Unpin(ContactArg),
+
+    /// Hide a conversation from `inbox` until a new message arrives in it
+    ///
+    /// Example:
+    ///   sotto contacts hide carol
+    #[command(verbatim_doc_comment)]
+    Hide(ContactArg),
+
+    /// Show a hidden conversation again
+    ///
+    /// Example:
+    ///   sotto contacts unhide carol
+    #[command(verbatim_doc_comment)]
+    Unhide(ContactArg),
 }
 
 #[derive(Args)]
@@ -132,6 +172,11 @@ pub struct ReadArgs {
     /// Do not fetch new messages first (a read receipt, if due, goes out with the next sync).
     #[arg(long)]
     offline: bool,
+
+    /// Mark the conversation unread instead of read (on your other devices too); reading
+    /// it again clears the mark.
+    #[arg(long)]
+    mark_unread: bool,
 }
 
 #[derive(Args)]
@@ -377,6 +422,45 @@ pub fn contacts(ctx: &Ctx<'_>, command: &ContactsCommand) -> anyhow::Result<()> 
             } else {
                 format!("Unblocked {who}.\n")
             })
+        }
+        ContactsCommand::Remove(arg) => {
+            let id = resolve::contact(&engine, &arg.contact)?;
+            let names = names(&engine)?;
+            let contact = names.contact_json(&id);
+            let who = names.of(&id);
+            engine.remove_contact(&id)?;
+            if ctx.json() {
+                return output::json(&done("removed", contact, None, Vec::new()));
+            }
+            print(&format!(
+                "Removed {who} and your conversation; your other devices follow at the next \
+                 `sotto sync`.\n"
+            ))
+        }
+        ContactsCommand::Pin(arg)
+        | ContactsCommand::Unpin(arg)
+        | ContactsCommand::Hide(arg)
+        | ContactsCommand::Unhide(arg) => {
+            let (placement, action, said) = match command {
+                ContactsCommand::Pin(_) => (Placement::Pinned, "pinned", "is listed first"),
+                ContactsCommand::Hide(_) => (
+                    Placement::Hidden,
+                    "hidden",
+                    "is hidden until a new message arrives",
+                ),
+                ContactsCommand::Unhide(_) => (Placement::Normal, "unhidden", "is listed again"),
+                _ => (Placement::Normal, "unpinned", "is no longer pinned"),
+            };
+            let id = resolve::contact(&engine, &arg.contact)?;
+            engine.set_placement(&id, placement)?;
+            let names = names(&engine)?;
+            if ctx.json() {
+                return output::json(&done(action, names.contact_json(&id), None, Vec::new()));
+            }
+            print(&format!(
+                "Your conversation with {} {said}.\n",
+                names.of(&id)
+            ))
         }
     }
 }
@@ -682,6 +766,8 @@ fn summary(engine: &Engine, c: &Conversation) -> anyhow::Result<output::Conversa
         name: c.contact.display_name().map(str::to_owned),
         is_request: c.is_request(),
         unread: c.unread,
+        pinned: c.is_pinned(),
+        marked_unread: c.marked_unread,
         last_activity_ms: c.last_activity_ms,
         disappearing: c.disappearing.into(),
         last_message: last.map(|m| output::Preview {
@@ -706,12 +792,23 @@ fn summary_lines(engine: &Engine, conversations: &[Conversation]) -> anyhow::Res
     let mut text = String::new();
     for c in conversations {
         let peer = c.contact.session_id;
-        let mark = match (c.is_request(), c.unread) {
+        let mut mark = match (c.is_request(), c.unread) {
             (true, 0) => "[request]".to_owned(),
             (true, n) => format!("[request] {n} unread"),
+            (false, 0) if c.marked_unread => "unread".to_owned(),
             (false, 0) => String::new(),
             (false, n) => format!("{n} unread"),
         };
+        if c.is_pinned() {
+            mark.insert_str(
+                0,
+                if mark.is_empty() {
+                    "[pinned]"
+                } else {
+                    "[pinned] "
+                },
+            );
+        }
         let last = engine.messages(&peer, 1)?.pop().map_or_else(
             || "(no messages)".to_owned(),
             |m| {
@@ -774,13 +871,21 @@ pub fn read(ctx: &Ctx<'_>, args: &ReadArgs) -> anyhow::Result<()> {
         // The read receipt, if one is due, waits in the outbox for the next sync.
         let mut engine = ctx.engine()?;
         let peer = resolve::contact(&engine, &args.contact)?;
-        engine.mark_read(&peer, now_ms(), &mut OsRng)?;
+        if args.mark_unread {
+            engine.set_marked_unread(&peer, true)?;
+        } else {
+            engine.mark_read(&peer, now_ms(), &mut OsRng)?;
+        }
         return show_history(ctx, &engine, &peer, args.limit, false, &[], &[]);
     }
     Ctx::runtime()?.block_on(async {
         let (client, events) = connect_and_poll(ctx).await?;
         let peer = client.with_engine(|e| resolve::contact(e, &args.contact))?;
-        client.mark_read(&peer).await?;
+        if args.mark_unread {
+            client.set_marked_unread(&peer, true).await?;
+        } else {
+            client.mark_read(&peer).await?;
+        }
         let traces = route(&client.network().take_calls());
         client.with_engine(|engine| {
             show_history(ctx, engine, &peer, args.limit, true, &events, &traces)

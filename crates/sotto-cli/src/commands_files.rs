@@ -1,7 +1,7 @@
 //! Files, images and voice messages: `send --file/--image/--voice`, the attachment lines of
 //! `read`, `save`, `profile set-picture` and `play`.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -192,7 +192,7 @@ fn progress_json(e: &TransferEvent) -> Option<ProgressJson> {
 }
 
 /// A progress line for a terminal.
-fn progress_text(e: &TransferEvent) -> Option<String> {
+pub(crate) fn progress_text(e: &TransferEvent) -> Option<String> {
     Some(match e {
         TransferEvent::Encrypted {
             index, upload_len, ..
@@ -243,7 +243,80 @@ fn progress_text(e: &TransferEvent) -> Option<String> {
     })
 }
 
-/// Progress shown while `work` runs: JSON lines on stdout with `--json`, a status line on
+/// One indicatif bar per attachment on stderr: its bytes, and what is happening to it.
+#[derive(Default)]
+struct Bars {
+    all: indicatif::MultiProgress,
+    bars: std::collections::BTreeMap<usize, indicatif::ProgressBar>,
+}
+
+impl Bars {
+    fn bar(&mut self, index: usize, len: u64) -> &indicatif::ProgressBar {
+        let all = &self.all;
+        let bar = self.bars.entry(index).or_insert_with(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes:>9}/{total_bytes:<9} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let bar = all.add(indicatif::ProgressBar::new(len).with_style(style));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        if len > 0 && bar.length() != Some(len) {
+            bar.set_length(len);
+        }
+        bar
+    }
+
+    fn show(&mut self, e: &TransferEvent) {
+        let Some(line) = progress_text(e) else {
+            return;
+        };
+        // The line without its "[n] " prefix: the bar stands for the attachment.
+        let msg = line
+            .split_once("] ")
+            .map_or(line.as_str(), |(_, m)| m)
+            .to_owned();
+        match e {
+            TransferEvent::Encrypted {
+                index, upload_len, ..
+            } => self.bar(*index, *upload_len).set_message(msg),
+            TransferEvent::Uploading { index, bytes, .. } => {
+                let bar = self.bar(*index, *bytes);
+                bar.set_position(0);
+                bar.set_message(msg);
+            }
+            TransferEvent::Downloading { index, size, .. } => {
+                let bar = self.bar(*index, *size);
+                bar.set_position(0);
+                bar.set_message(msg);
+            }
+            TransferEvent::Uploaded { index, bytes, .. }
+            | TransferEvent::Downloaded { index, bytes } => {
+                let bar = self.bar(*index, *bytes);
+                bar.set_position(*bytes);
+                bar.set_message(msg);
+            }
+            TransferEvent::Retrying { index, .. } => self.bar(*index, 0).set_message(msg),
+            TransferEvent::Saved { index, .. } | TransferEvent::Expired { index } => {
+                let bar = self.bar(*index, 0);
+                bar.finish_with_message(msg);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        for bar in self.bars.values() {
+            if !bar.is_finished() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+/// Progress shown while `work` runs: JSON lines on stdout with `--json`, indicatif bars on
 /// stderr when it is a terminal, nothing otherwise.
 async fn with_progress<T>(
     ctx: &Ctx<'_>,
@@ -256,20 +329,17 @@ async fn with_progress<T>(
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let show = async move {
+        let mut bars = Bars::default();
         while let Some(e) = rx.recv().await {
             if json {
                 if let Some(p) = progress_json(&e) {
                     let _ = output::json_line(&p);
                 }
-            } else if let Some(line) = progress_text(&e) {
-                let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K{line}");
-                let _ = err.flush();
+            } else {
+                bars.show(&e);
             }
         }
-        if tty && !json {
-            let _ = writeln!(std::io::stderr());
-        }
+        bars.finish();
     };
     let (out, ()) = tokio::join!(work(Some(tx)), show);
     out
@@ -279,7 +349,7 @@ fn network_file(ctx: &Ctx<'_>) -> anyhow::Result<NetworkFile> {
     NetworkFile::load(ctx.network_file()).map_err(|e| anyhow!("{e}: pass --network FILE"))
 }
 
-fn file_server(ctx: &Ctx<'_>) -> anyhow::Result<sotto_attachment::FileServer> {
+pub(crate) fn file_server(ctx: &Ctx<'_>) -> anyhow::Result<sotto_attachment::FileServer> {
     let file = network_file(ctx)?;
     let entry = file.file_server.as_ref().ok_or_else(|| {
         anyhow!(
@@ -509,4 +579,48 @@ pub fn play(_ctx: &Ctx<'_>, args: &PlayArgs) -> anyhow::Result<()> {
         args.contact,
         args.number
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn bars_follow_each_attachment_through_its_stages() {
+        let mut bars = Bars::default();
+        // Off a terminal nothing is drawn, but the bars keep their state.
+        bars.all
+            .set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        bars.show(&TransferEvent::Encrypted {
+            index: 0,
+            size: 1000,
+            upload_len: 1100,
+        });
+        bars.show(&TransferEvent::Uploading {
+            index: 0,
+            bytes: 1100,
+            attempt: 1,
+        });
+        let bar = &bars.bars[&0];
+        assert_eq!((bar.position(), bar.length()), (0, Some(1100)));
+        assert!(bar.message().contains("uploading"), "{}", bar.message());
+        bars.show(&TransferEvent::Uploaded {
+            index: 0,
+            bytes: 1100,
+            expires_s: 0.0,
+        });
+        assert_eq!(bars.bars[&0].position(), 1100);
+        bars.show(&TransferEvent::Downloading {
+            index: 1,
+            size: 500,
+            attempt: 1,
+        });
+        bars.show(&TransferEvent::Expired { index: 1 });
+        assert!(bars.bars[&1].is_finished());
+        assert!(bars.bars[&1].message().contains("expired"));
+        bars.finish();
+        assert!(bars.bars.values().all(indicatif::ProgressBar::is_finished));
+    }
 }

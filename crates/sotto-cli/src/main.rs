@@ -127,7 +127,8 @@ enum Command {
     #[command(subcommand)]
     Qr(QrCommand),
 
-    /// Add, list, block and unblock contacts (no network needed).
+    /// Add, list, block, remove, pin and hide contacts (no network needed; `sotto sync`
+    /// takes the change to your other devices).
     #[command(subcommand)]
     Contacts(commands::ContactsCommand),
 
@@ -283,7 +284,8 @@ enum Command {
     /// Chat with a contact in the terminal
     ///
     /// Live history with delivery states; Enter sends, Esc or Ctrl-C quits. For a message
-    /// request, Ctrl-A accepts and Ctrl-D declines (replying accepts too).
+    /// request, Ctrl-A accepts and Ctrl-D declines (replying accepts too). `/attach PATH`
+    /// sends a file and `/voice PATH` a voice message, with their progress on the status line.
     ///
     /// Examples:
     ///   sotto chat bob

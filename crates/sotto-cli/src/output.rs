@@ -187,6 +187,16 @@ pub struct Quote {
     pub author: String,
     pub timestamp: u64,
     pub text: Option<String>,
+    /// The quoted message's attachments, as the quote describes them (Android's).
+    pub attachments: Vec<QuotedFile>,
+}
+
+/// An attachment of a quoted message.
+#[derive(Serialize)]
+pub struct QuotedFile {
+    pub content_type: Option<String>,
+    pub file_name: Option<String>,
+    pub voice: bool,
 }
 
 /// A reaction on a message.
@@ -326,6 +336,10 @@ pub struct ConversationSummary {
     pub name: Option<String>,
     pub is_request: bool,
     pub unread: u32,
+    /// Pinned: listed first.
+    pub pinned: bool,
+    /// Marked unread by the user (whatever `unread` counts).
+    pub marked_unread: bool,
     pub last_activity_ms: u64,
     pub disappearing: Disappearing,
     /// The newest message (`null` for an empty conversation).

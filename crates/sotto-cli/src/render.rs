@@ -210,6 +210,15 @@ fn quote_json(m: &MessageRecord, quote_id: Option<MessageId>) -> Option<output::
         author: q.key.author.to_string(),
         timestamp: q.key.sent_ms,
         text: q.text.clone(),
+        attachments: q
+            .attachments
+            .iter()
+            .map(|a| output::QuotedFile {
+                content_type: a.content_type.clone(),
+                file_name: a.file_name.clone(),
+                voice: a.voice,
+            })
+            .collect(),
     })
 }
 
@@ -297,8 +306,23 @@ pub fn message_lines(
     if let Some(q) = &m.quote {
         let target = quote_id.map_or_else(String::new, |id| format!("{id} "));
         let text = q.text.as_deref().unwrap_or("…");
+        let files: Vec<String> = q
+            .attachments
+            .iter()
+            .map(|a| match (a.voice, &a.file_name, &a.content_type) {
+                (true, _, _) => "🎤 voice message".to_owned(),
+                (false, Some(name), _) => format!("📎 {name}"),
+                (false, None, Some(kind)) => format!("📎 {kind}"),
+                (false, None, None) => "📎 attachment".to_owned(),
+            })
+            .collect();
+        let files = if files.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", files.join(", "))
+        };
         lines.push(format!(
-            "      ↳ replying to {target}{}: \"{text}\"",
+            "      ↳ replying to {target}{}: \"{text}\"{files}",
             names.of(&q.key.author)
         ));
     }

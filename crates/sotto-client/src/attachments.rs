@@ -1111,8 +1111,9 @@ impl<N: Network> Client<N> {
         Ok(self.with_engine(|e| e.db().read().own_picture())?)
     }
 
-    /// Uploads `image` (an image file's bytes, at most [`MAX_UPLOAD_LEN`] once encrypted)
-    /// as this account's profile picture (deterministic format, profile-picture domain);
+    /// Uploads `image` (an image file's bytes, scaled to fit
+    /// [`sotto_media::image::MAX_PROFILE_PICTURE_SIDE`] px, at most [`MAX_UPLOAD_LEN`] once
+    /// encrypted) as this account's profile picture (deterministic format, profile-picture domain);
     /// from now on every profile this account sends carries its URL and key. `source` is
     /// kept for re-uploads.
     pub async fn set_profile_picture(
@@ -1129,13 +1130,19 @@ impl<N: Network> Client<N> {
                 what: "profile picture",
             }));
         }
-        check_upload(len_u64(image.len()), UploadFormat::Deterministic)?;
         let onion = onion_server_of(server)?;
         let seed = self.with_engine(|e| e.account().ed25519_seed());
-        let encrypted = tokio::task::spawn_blocking(move || profile_pic::encrypt(&seed, &image))
-            .await
-            .map_err(|_| TransferError::BadReply("the encryption task stopped"))?
-            .map_err(TransferError::Encrypt)?;
+        // Scaled to fit the official clients' 600 px bound first, then encrypted.
+        let encrypted = tokio::task::spawn_blocking(move || {
+            let image = sotto_media::image::prepare_profile_picture(&image)
+                .map_err(TransferError::Media)?
+                .bytes
+                .into_owned();
+            check_upload(len_u64(image.len()), UploadFormat::Deterministic)?;
+            profile_pic::encrypt(&seed, &image).map_err(TransferError::Encrypt)
+        })
+        .await
+        .map_err(|_| TransferError::BadReply("the encryption task stopped"))??;
         let (id, _) = upload_blob(
             self.network(),
             &onion,

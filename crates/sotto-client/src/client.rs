@@ -116,6 +116,8 @@ struct Shared<N> {
     poll: PollPolicy,
     clock: Clock,
     sync_configs: bool,
+    /// Held while configs are pushed.
+    config_push: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -472,6 +474,7 @@ impl<N: Network> Client<N> {
             poll: config.poll,
             clock: config.clock,
             sync_configs: config.sync_configs,
+            config_push: tokio::sync::Mutex::new(()),
         });
         shared.swarm(own).await?;
         let poller = config
@@ -679,7 +682,9 @@ impl<N: Network> Client<N> {
             self.shared.deliver(&sent.jobs).await?;
         }
         // The after-read timers that started: one expiry update for them all.
-        self.shared.flush_swarm_updates().await.map(drop)
+        self.shared.flush_swarm_updates().await?;
+        // The read position, for this account's other devices.
+        self.shared.push_changes().await
     }
 
     /// Tells `peer` that typing started or stopped (only when typing indicators are on).
@@ -700,7 +705,8 @@ impl<N: Network> Client<N> {
             .shared
             .engine()
             .accept_request(peer, self.shared.now(), &mut OsRng)?;
-        self.shared.queued(sent).await.map(drop)
+        self.shared.queued(sent).await?;
+        self.shared.push_changes().await
     }
 
     /// Declines `peer`'s message request (deletes it; they are not told).
@@ -708,16 +714,19 @@ impl<N: Network> Client<N> {
         self.shared.engine().decline_request(peer)
     }
 
-    /// Blocks `peer`: their messages are dropped from now on.
+    /// Blocks `peer`: their messages are dropped from now on. The Contacts config records it
+    /// at once and a task pushes it (with a runtime; otherwise the next sync does).
     pub fn block(&self, peer: &SessionId) -> Result<(), ClientError> {
         let now = self.shared.now();
-        Ok(self.shared.engine().set_blocked(peer, true, now)?)
+        self.shared.engine().set_blocked(peer, true, now)?;
+        self.shared.push_changes_soon()
     }
 
-    /// Unblocks `peer`.
+    /// Unblocks `peer` (pushed like [`Client::block`]).
     pub fn unblock(&self, peer: &SessionId) -> Result<(), ClientError> {
         let now = self.shared.now();
-        Ok(self.shared.engine().set_blocked(peer, false, now)?)
+        self.shared.engine().set_blocked(peer, false, now)?;
+        self.shared.push_changes_soon()
     }
 
     /// Changes the disappearing setting of the conversation with `peer` and tells them.
@@ -730,13 +739,17 @@ impl<N: Network> Client<N> {
             self.shared
                 .engine()
                 .set_disappearing(peer, setting, self.shared.now(), &mut OsRng)?;
-        self.shared.queued(sent).await.map(drop)
+        self.shared.queued(sent).await?;
+        self.shared.push_changes().await
     }
 
-    /// Sets the display name sent with this account's messages.
+    /// Sets the display name sent with this account's messages (pushed to the UserProfile
+    /// config like [`Client::block`]).
     pub fn set_display_name(&self, name: Option<&str>) -> Result<Settings, ClientError> {
         let now = self.shared.now();
-        Ok(self.shared.engine().set_display_name(name, now)?)
+        let settings = self.shared.engine().set_display_name(name, now)?;
+        self.shared.push_changes_soon()?;
+        Ok(settings)
     }
 
     /// Changes settings (read receipts, typing indicators, the default disappearing setting).

@@ -1,6 +1,8 @@
 //! Config sync over the network: local changes into the configs, the config namespaces polled
 //! (before messages) and merged, dirty configs pushed to this account's swarm.
 
+use std::sync::Arc;
+
 use sotto_rpc::AccountId;
 
 use super::{Client, Shared};
@@ -9,6 +11,7 @@ use crate::error::ClientError;
 use crate::incoming::Event;
 use crate::network::Network;
 use crate::outgoing::tally;
+use crate::{Placement, SessionId};
 
 impl<N: Network> Shared<N> {
     /// Records local changes into the configs, polls and merges namespaces 2–5, and pushes
@@ -54,8 +57,42 @@ impl<N: Network> Shared<N> {
         Ok(events)
     }
 
-    /// Pushes the dirty configs; returns how many the swarm stored.
+    /// After a local change: records it into the configs (persisted dirty, before any push)
+    /// and pushes what is dirty now, unless config sync is off. A failed push is logged and
+    /// stays dirty for the next sync: the local change itself succeeded.
+    pub(super) async fn push_changes(&self) -> Result<(), ClientError> {
+        if !self.sync_configs {
+            return Ok(());
+        }
+        self.engine().record_local_changes()?;
+        if let Err(e) = self.push_configs().await {
+            tracing::info!(error = %e, "config push failed; it stays dirty");
+        }
+        Ok(())
+    }
+
+    /// [`Shared::push_changes`] for the calls that do not wait: the change is recorded now,
+    /// and pushed by a task (when a runtime runs one; otherwise by the next sync).
+    pub(super) fn push_changes_soon(self: &Arc<Self>) -> Result<(), ClientError> {
+        if !self.sync_configs {
+            return Ok(());
+        }
+        self.engine().record_local_changes()?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = Arc::clone(self);
+            runtime.spawn(async move {
+                if let Err(e) = shared.push_configs().await {
+                    tracing::info!(error = %e, "config push failed; it stays dirty");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Pushes the dirty configs; returns how many the swarm stored. One push runs at a time
+    /// (a change's push and the poller's do not race).
     pub(super) async fn push_configs(&self) -> Result<usize, ClientError> {
+        let _one_at_a_time = self.config_push.lock().await;
         let own = AccountId::from(self.engine().session_id());
         let pushes = self.engine().config_pushes(self.now())?;
         let mut stored = 0;
@@ -88,6 +125,35 @@ impl<N: Network> Client<N> {
     pub async fn push_configs(&self) -> Result<usize, ClientError> {
         self.shared.engine().record_local_changes()?;
         self.shared.push_configs().await
+    }
+
+    /// Pins, unpins, hides or shows the conversation with `peer` (this account's own ID:
+    /// Note to Self), here and, pushed at once, on this account's other devices.
+    pub async fn set_placement(
+        &self,
+        peer: &SessionId,
+        placement: Placement,
+    ) -> Result<(), ClientError> {
+        self.shared.engine().set_placement(peer, placement)?;
+        self.shared.push_changes().await
+    }
+
+    /// Marks the conversation with `peer` unread, or clears the mark (reading it clears it
+    /// too); pushed at once.
+    pub async fn set_marked_unread(
+        &self,
+        peer: &SessionId,
+        unread: bool,
+    ) -> Result<(), ClientError> {
+        self.shared.engine().set_marked_unread(peer, unread)?;
+        self.shared.push_changes().await
+    }
+
+    /// Removes `peer` from the contacts (with the conversation), here and, pushed at once, on
+    /// this account's other devices.
+    pub async fn remove_contact(&self, peer: &SessionId) -> Result<(), ClientError> {
+        self.shared.engine().remove_contact(peer)?;
+        self.shared.push_changes().await
     }
 
     /// Each user config's seqno and whether it is pushed (local changes not recorded in the

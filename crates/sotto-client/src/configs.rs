@@ -287,7 +287,12 @@ fn ms_i64(ms: u64) -> i64 {
 }
 
 /// Writes the local state into `kind`'s data (only the keys this code knows).
-fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbError> {
+fn write_local(
+    tx: &Tx<'_>,
+    own: &SessionId,
+    kind: ConfigKind,
+    data: &mut Dict,
+) -> Result<(), DbError> {
     match kind {
         ConfigKind::UserProfile => {
             let mut profile = UserProfile::read(data);
@@ -296,15 +301,23 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
                 profile.avatar_url = Some(picture.url);
                 profile.avatar_key = Some(picture.key);
             }
+            // Note to Self: its priority (pinned, hidden) and its timer.
+            if let Some(priority) = tx.contact_priority(own)? {
+                profile.nts_priority = priority;
+            }
+            if let Some(conversation) = tx.conversation(own)? {
+                profile.nts_expiry_seconds = disappearing_columns(conversation.disappearing).1;
+            }
             profile.write(data);
         }
         ConfigKind::Contacts => {
             for local in tx.contacts()? {
+                if local.session_id == *own {
+                    continue; // Note to Self lives in UserProfile
+                }
                 let id = local.session_id.to_bytes();
                 let existing = Contacts::get(data, &id);
-                if existing.is_none()
-                    && !(local.approved || local.blocked || local.nickname.is_some())
-                {
+                if existing.is_none() && !is_config_contact(&local) {
                     continue; // someone with a pending request: not a contact yet
                 }
                 let mut c = existing.unwrap_or_else(|| ConfigContact {
@@ -322,6 +335,11 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
                 c.approved = local.approved;
                 c.approved_me = local.approved_me;
                 c.blocked = local.blocked;
+                c.priority = tx.contact_priority(&local.session_id)?.unwrap_or(0);
+                if c.created == 0 {
+                    let created = tx.contact_created_ms(&local.session_id)?.unwrap_or(0);
+                    c.created = created / 1000;
+                }
                 if let Some(conversation) = tx.conversation(&local.session_id)? {
                     let (mode, secs) = disappearing_columns(conversation.disappearing);
                     c.expiry_mode = mode;
@@ -365,13 +383,13 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
                     None => ms_i64(local.last_read_ms.unwrap_or(0).max(local.created_ms)),
                 };
                 let state = existing.unwrap_or_default();
-                if read > state.last_read_ms {
+                if read > state.last_read_ms || local.marked_unread != state.unread {
                     ConvoInfoVolatile::set(
                         data,
                         &key,
                         ReadState {
-                            last_read_ms: read,
-                            unread: state.unread,
+                            last_read_ms: read.max(state.last_read_ms),
+                            unread: local.marked_unread,
                         },
                     );
                 }
@@ -383,11 +401,33 @@ fn write_local(tx: &Tx<'_>, kind: ConfigKind, data: &mut Dict) -> Result<(), DbE
     Ok(())
 }
 
+/// Whether a local contact belongs in the Contacts config (not someone whose request is
+/// pending).
+fn is_config_contact(c: &crate::model::Contact) -> bool {
+    c.approved || c.blocked || c.nickname.is_some()
+}
+
 /// Applies `kind`'s data to the local tables.
-fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Result<(), DbError> {
+fn apply_to_local(
+    tx: &Tx<'_>,
+    own: &SessionId,
+    kind: ConfigKind,
+    data: &Dict,
+    now_ms: u64,
+) -> Result<(), DbError> {
     match kind {
         ConfigKind::UserProfile => {
             let profile = UserProfile::read(data);
+            if profile.nts_priority != 0 || tx.contact_priority(own)?.is_some() {
+                tx.ensure_contact(own, now_ms)?;
+                tx.set_contact_priority(own, profile.nts_priority)?;
+            }
+            if let Some(conversation) = tx.conversation_id(own)? {
+                tx.set_conversation_disappearing(
+                    conversation,
+                    disappearing_of(1, profile.nts_expiry_seconds),
+                )?;
+            }
             let mut settings = tx.settings()?;
             if settings.display_name != profile.name {
                 settings.display_name = profile.name;
@@ -410,12 +450,26 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
             }
         }
         ConfigKind::Contacts => {
+            // Local contacts were recorded into the config before this merge, so one missing
+            // from it was removed on another device.
+            for local in tx.contacts()? {
+                if local.session_id != *own
+                    && is_config_contact(&local)
+                    && Contacts::get(data, &local.session_id.to_bytes()).is_none()
+                {
+                    tx.remove_contact(&local.session_id)?;
+                }
+            }
             for c in Contacts::list(data) {
                 let Ok(id) = SessionId::from_bytes(&c.session_id) else {
                     tracing::debug!("skipped a config contact that is not a Session ID");
                     continue;
                 };
+                if id == *own {
+                    continue;
+                }
                 tx.ensure_contact(&id, now_ms)?;
+                tx.set_contact_priority(&id, c.priority)?;
                 tx.set_contact_flag(&id, ContactFlag::Approved, c.approved)?;
                 tx.set_contact_flag(&id, ContactFlag::ApprovedMe, c.approved_me)?;
                 tx.set_contact_flag(&id, ContactFlag::Blocked, c.blocked)?;
@@ -469,6 +523,8 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
             // A new conversation takes the contact's setting from Contacts (applied before,
             // when the conversation did not exist here yet).
             let contacts = State::load(tx, ConfigKind::Contacts)?;
+            let profile = State::load(tx, ConfigKind::UserProfile)?;
+            let nts_timer = UserProfile::read(profile.current().data()).nts_expiry_seconds;
             for (conversation, state) in ConvoInfoVolatile::list(data) {
                 let CivConversation::OneToOne(id) = conversation else {
                     continue; // groups and communities: not in the local tables yet
@@ -476,10 +532,15 @@ fn apply_to_local(tx: &Tx<'_>, kind: ConfigKind, data: &Dict, now_ms: u64) -> Re
                 let Ok(peer) = SessionId::from_bytes(&id) else {
                     continue;
                 };
-                let initial = Contacts::get(contacts.current().data(), &id).map_or(default, |c| {
-                    disappearing_of(c.expiry_mode, c.expiry_seconds)
-                });
+                let initial = if peer == *own {
+                    disappearing_of(1, nts_timer)
+                } else {
+                    Contacts::get(contacts.current().data(), &id).map_or(default, |c| {
+                        disappearing_of(c.expiry_mode, c.expiry_seconds)
+                    })
+                };
                 let conversation = tx.ensure_conversation(&peer, now_ms, initial)?;
+                tx.set_marked_unread(conversation, state.unread)?;
                 if let Ok(until) = u64::try_from(state.last_read_ms) {
                     tx.mark_read_until(conversation, until, now_ms)?;
                 }
@@ -505,10 +566,10 @@ pub(crate) fn edit_in(
 }
 
 /// Writes the local state into `kind`'s config; whether it changed (then it is saved dirty).
-fn record_local(tx: &Tx<'_>, kind: ConfigKind) -> Result<bool, DbError> {
+fn record_local(tx: &Tx<'_>, own: &SessionId, kind: ConfigKind) -> Result<bool, DbError> {
     let mut state = State::load(tx, kind)?;
     let mut result = Ok(());
-    let edited = state.edit(|data| result = write_local(tx, kind, data));
+    let edited = state.edit(|data| result = write_local(tx, own, kind, data));
     result?;
     if edited {
         state.save(tx, kind)?;
@@ -522,10 +583,11 @@ impl Engine {
     /// marked dirty (persisted) until [`Engine::record_config_push`]. Returns the configs
     /// that became dirty.
     pub fn record_local_changes(&mut self) -> Result<Vec<ConfigKind>, DbError> {
+        let own = self.account.session_id();
         self.db.write(|tx| {
             let mut changed = Vec::new();
             for kind in USER_CONFIGS {
-                if record_local(tx, kind)? {
+                if record_local(tx, &own, kind)? {
                     changed.push(kind);
                 }
             }
@@ -675,13 +737,14 @@ impl Engine {
         now_ms: u64,
     ) -> Result<Vec<Event>, DbError> {
         let Self { account, db, .. } = self;
-        let own = AccountId::from(account.session_id());
+        let own_id = account.session_id();
+        let own = AccountId::from(own_id);
         let ns = namespace(kind);
         db.write(|tx| {
             let mut events = Vec::new();
             // Local changes made since the last sync join the merge (in this transaction,
             // so none is overwritten by what is applied below).
-            record_local(tx, kind)?;
+            record_local(tx, &own_id, kind)?;
             let mut state = State::load(tx, kind)?;
             let current = state.current().clone();
             let mut incoming: Vec<ConfigMessage> = Vec::new();
@@ -760,7 +823,7 @@ impl Engine {
                 }
             }
             state.save(tx, kind)?;
-            apply_to_local(tx, kind, state.current().data(), now_ms)?;
+            apply_to_local(tx, &own_id, kind, state.current().data(), now_ms)?;
             events.push(Event::ConfigMerged {
                 kind,
                 seqno: state.current().seqno(),

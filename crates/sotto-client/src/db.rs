@@ -67,6 +67,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(V5_CONFIG),
     Migration::sql(V6_FILES),
     Migration::sql(crate::community::V7_COMMUNITY),
+    Migration::sql(V9_CONVO_STATE),
 ];
 
 /// Version 5: the user config messages (namespaces 2–5), one row per namespace: `base` is the
@@ -92,6 +93,9 @@ CREATE TABLE config_hashes (
 
 mod files;
 pub(crate) use files::V6_FILES;
+
+mod convo;
+pub(crate) use convo::V9_CONVO_STATE;
 
 /// Version 4: the copies of messages on this account's own swarm (the sync copy of a sent
 /// message, the stored copy of a received one), by hash, so that deleting or expiring a
@@ -635,7 +639,7 @@ impl Contact0 {
 const MESSAGE_COLUMNS: &str = "m.id, c.peer, m.author, m.outgoing, m.sent_ms, m.received_ms, \
      m.body, m.quote_author, m.quote_sent_ms, m.quote_text, m.state, m.stored_k, m.stored_n, \
      m.attempts, m.next_retry_ms, m.disappearing_mode, m.disappearing_secs, m.expires_at_ms, \
-     m.read_ms";
+     m.read_ms, m.quote_files";
 
 /// A message row as SQLite gives it.
 struct MessageRow {
@@ -654,6 +658,7 @@ struct MessageRow {
     disappearing: [i64; 2],
     expires_at_ms: Option<i64>,
     read_ms: Option<i64>,
+    quote_files: Option<Vec<u8>>,
 }
 
 fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -673,6 +678,7 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         disappearing: [r.get(15)?, r.get(16)?],
         expires_at_ms: r.get(17)?,
         read_ms: r.get(18)?,
+        quote_files: r.get(19)?,
     })
 }
 
@@ -687,6 +693,12 @@ impl MessageRow {
         };
         let body = open("body", self.body)?;
         let quote_text = open("quote_text", self.quote_text)?;
+        let quote_files = match open("quote_files", self.quote_files)? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|_| DbError::Corrupt("quoted attachments"))?
+            }
+            None => Vec::new(),
+        };
         let quote = match (self.quote_author, self.quote_sent_ms) {
             (Some(author), Some(sent)) => Some(QuoteRef {
                 key: MessageKey {
@@ -694,6 +706,7 @@ impl MessageRow {
                     sent_ms: uint(sent, "quote time")?,
                 },
                 text: quote_text,
+                attachments: quote_files,
             }),
             _ => None,
         };
@@ -910,7 +923,8 @@ impl Tx<'_> {
             "UPDATE conversations SET last_activity_ms = MAX(last_activity_ms, ?2) WHERE id = ?1",
             params![conversation, int(now_ms, "time")?],
         )?;
-        Ok(())
+        // A new message shows a hidden conversation again.
+        self.unhide_conversation(conversation)
     }
 
     pub fn set_conversation_disappearing(
@@ -935,15 +949,16 @@ impl Tx<'_> {
     }
 
     /// The conversation with `peer`, or (`None`) every conversation except with blocked
-    /// peers, most recent first.
+    /// peers and hidden ones, pinned first (highest priority first), then most recent first.
     fn conversations_of(&self, peer: Option<&SessionId>) -> Result<Vec<Conversation>, DbError> {
         let sql = format!(
             "SELECT {CONTACT_COLUMNS}, v.disappearing_mode, v.disappearing_secs, \
              v.last_activity_ms, (SELECT COUNT(*) FROM messages m \
-                 WHERE m.conversation = v.id AND m.state = {RECEIVED}) \
+                 WHERE m.conversation = v.id AND m.state = {RECEIVED}), \
+             k.priority, v.marked_unread \
              FROM conversations v JOIN contacts k ON k.session_id = v.peer \
-             WHERE (?1 IS NULL AND k.blocked = 0) OR v.peer = ?1 \
-             ORDER BY v.last_activity_ms DESC, v.id DESC"
+             WHERE (?1 IS NULL AND k.blocked = 0 AND k.priority >= 0) OR v.peer = ?1 \
+             ORDER BY MAX(k.priority, 0) DESC, v.last_activity_ms DESC, v.id DESC"
         );
         let mut stmt = self.0.prepare(&sql)?;
         let rows = stmt.query_map([peer.map(ToString::to_string)], |r| {
@@ -953,15 +968,19 @@ impl Tx<'_> {
                 r.get::<_, i64>(8)?,
                 r.get::<_, i64>(9)?,
                 r.get::<_, i64>(10)?,
+                r.get::<_, i64>(11)?,
+                r.get::<_, bool>(12)?,
             ))
         })?;
         rows.map(|row| {
-            let ((id, contact), mode, secs, last, unread) = row?;
+            let ((id, contact), mode, secs, last, unread, priority, marked_unread) = row?;
             Ok(Conversation {
                 contact: contact.with_id(&id)?,
                 disappearing: disappearing(mode, secs)?,
                 last_activity_ms: uint(last, "activity time")?,
                 unread: small(unread, "unread count")?,
+                priority,
+                marked_unread,
             })
         })
         .collect()
@@ -1021,7 +1040,11 @@ impl Tx<'_> {
                 m.expires_at_ms.map(|t| int(t, "expiry")).transpose()?,
             ],
         )?;
-        Ok((inserted > 0).then(|| MessageId(self.0.last_insert_rowid())))
+        let id = (inserted > 0).then(|| MessageId(self.0.last_insert_rowid()));
+        if let (Some(id), Some(quote)) = (id, m.quote) {
+            self.set_quote_files(id, &author, sent, &quote.attachments)?;
+        }
+        Ok(id)
     }
 
     pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, DbError> {

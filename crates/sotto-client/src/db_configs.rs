@@ -29,6 +29,8 @@ pub(crate) struct LocalConversation {
     pub created_ms: u64,
     /// The newest sent time of a message read here or sent by this account, ms.
     pub last_read_ms: Option<u64>,
+    /// Marked unread by the user.
+    pub marked_unread: bool,
 }
 
 impl Tx<'_> {
@@ -109,7 +111,7 @@ impl Tx<'_> {
         let mut stmt = self.0.prepare(&format!(
             "SELECT v.peer, v.created_ms, \
              (SELECT MAX(m.sent_ms) FROM messages m WHERE m.conversation = v.id \
-              AND (m.outgoing = 1 OR m.state = {READ})) \
+              AND (m.outgoing = 1 OR m.state = {READ})), v.marked_unread \
              FROM conversations v ORDER BY v.peer"
         ))?;
         let rows = stmt.query_map([], |r| {
@@ -117,14 +119,16 @@ impl Tx<'_> {
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<i64>>(2)?,
+                r.get::<_, bool>(3)?,
             ))
         })?;
         rows.map(|row| {
-            let (peer, created, read) = row?;
+            let (peer, created, read, marked_unread) = row?;
             Ok(LocalConversation {
                 peer: session_id(&peer, "conversation peer")?,
                 created_ms: uint(created, "created time")?,
                 last_read_ms: read.map(|t| uint(t, "sent time")).transpose()?,
+                marked_unread,
             })
         })
         .collect()

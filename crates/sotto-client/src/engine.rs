@@ -338,9 +338,19 @@ impl Engine {
                 None => None,
                 Some(id) => {
                     let quoted = live_message(tx, id)?;
+                    let attachments = tx
+                        .attachments(id)?
+                        .into_iter()
+                        .map(|a| crate::model::QuotedFile {
+                            content_type: Some(a.record.content_type),
+                            file_name: a.record.file_name,
+                            voice: a.record.voice,
+                        })
+                        .collect();
                     Some(QuoteRef {
                         key: quoted.key,
                         text: quoted.body,
+                        attachments,
                     })
                 }
             };
@@ -561,6 +571,7 @@ impl Engine {
                 return Ok(None);
             };
             let timestamps = tx.mark_read(conversation, now_ms)?;
+            tx.set_marked_unread(conversation, false)?;
             tx.queue_read_expiries(conversation, now_ms)?;
             let send = !timestamps.is_empty()
                 && tx.settings()?.read_receipts

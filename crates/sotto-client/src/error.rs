@@ -223,6 +223,13 @@ pub enum ClientError {
     /// A config message could not be prepared for its push (too large once sealed).
     #[error("config push: {0}")]
     ConfigPush(#[from] crate::configs::ConfigPushError),
+    /// There is no conversation with this Session ID (misuse: pinning, hiding or marking
+    /// unread someone never written with).
+    #[error("no conversation with {0}")]
+    NoConversation(String),
+    /// This Session ID is not known here (misuse: removing someone who is not a contact).
+    #[error("{0} is not in your contacts")]
+    UnknownContact(String),
 }
 
 /// Why a received message was not applied. Skipped messages are reported, and polling goes on.

@@ -219,6 +219,15 @@ impl Apply<'_, '_> {
                             sent_ms: q.id,
                         },
                         text: q.text.clone(),
+                        attachments: q
+                            .attachments
+                            .iter()
+                            .map(|a| crate::model::QuotedFile {
+                                content_type: a.content_type.clone(),
+                                file_name: a.file_name.clone(),
+                                voice: a.flags.is_some_and(|f| f & 1 == 1),
+                            })
+                            .collect(),
                     })
                 });
                 self.visible(

@@ -147,6 +147,20 @@ pub struct QuoteRef {
     pub key: MessageKey,
     /// Its text, as the replier saw it.
     pub text: Option<String>,
+    /// Its attachments, as the replier described them (Android's `QuotedAttachment`; empty
+    /// from desktop and iOS, which name only the message).
+    pub attachments: Vec<QuotedFile>,
+}
+
+/// An attachment of a quoted message, as a quote describes it (no thumbnail is kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuotedFile {
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// File name.
+    pub file_name: Option<String>,
+    /// A voice message.
+    pub voice: bool,
 }
 
 /// Someone this account knows of: a contact, a requester or a blocked sender.
@@ -185,6 +199,11 @@ pub struct Conversation {
     pub last_activity_ms: u64,
     /// Incoming messages not read yet.
     pub unread: u32,
+    /// Where it is listed (the Contacts config's `+`; Note-to-Self: UserProfile's): −1
+    /// hidden, 0 normal, above 0 pinned (higher first).
+    pub priority: i64,
+    /// Marked unread by the user (ConvoInfoVolatile's `u`), whatever its unread count.
+    pub marked_unread: bool,
 }
 
 impl Conversation {
@@ -192,6 +211,18 @@ impl Conversation {
     #[must_use]
     pub fn is_request(&self) -> bool {
         !self.contact.approved
+    }
+
+    /// Whether it is pinned (listed first).
+    #[must_use]
+    pub fn is_pinned(&self) -> bool {
+        self.priority > 0
+    }
+
+    /// Whether it is hidden (left out of the list until a new message arrives).
+    #[must_use]
+    pub fn is_hidden(&self) -> bool {
+        self.priority < 0
     }
 }
 

@@ -252,7 +252,18 @@ fn wire_quote(q: &QuoteRef) -> Quote {
         id: q.key.sent_ms,
         author: PrefixedId::from(q.key.author),
         text: q.text.clone(),
-        attachments: Vec::new(),
+        // Android's description of the quoted attachments (no thumbnail: optional, and the
+        // receiver has the quoted message's own pointer).
+        attachments: q
+            .attachments
+            .iter()
+            .map(|a| sotto_envelope::QuotedAttachment {
+                content_type: a.content_type.clone(),
+                file_name: a.file_name.clone(),
+                flags: a.voice.then_some(1),
+                ..sotto_envelope::QuotedAttachment::default()
+            })
+            .collect(),
         unknown: UnknownFields::default(),
     }
 }

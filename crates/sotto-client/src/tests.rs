@@ -432,6 +432,7 @@ async fn values_beyond_63_bits_skip_the_message_not_the_batch() {
             sent_ms: u64::MAX,
         },
         text: None,
+        attachments: Vec::new(),
     };
     let odd = crate::outgoing::prepare(
         &account(ALICE),

@@ -13,15 +13,15 @@ use crate::{Disappearing, Engine, Event, SkipReason};
 
 const T: u64 = 1_754_971_101_000;
 
-fn me() -> Account {
+pub(crate) fn me() -> Account {
     Account::from_ed25519_seed(&[7; 32])
 }
 
-fn peer(n: u8) -> SessionId {
+pub(crate) fn peer(n: u8) -> SessionId {
     Account::from_ed25519_seed(&[n; 32]).session_id()
 }
 
-fn device() -> Engine {
+pub(crate) fn device() -> Engine {
     Engine::open_in_memory(me()).unwrap()
 }
 
@@ -39,7 +39,7 @@ fn retrieved(kind: ConfigKind, data: Vec<u8>) -> RetrievedMessage {
 }
 
 /// Pushes every dirty config of `from` (recording the pushes as stored) and returns them.
-fn push(from: &mut Engine) -> Vec<ConfigPush> {
+pub(crate) fn push(from: &mut Engine) -> Vec<ConfigPush> {
     from.record_local_changes().unwrap();
     let pushes = from.config_pushes(T).unwrap();
     for p in &pushes {
@@ -49,7 +49,7 @@ fn push(from: &mut Engine) -> Vec<ConfigPush> {
 }
 
 /// Hands `pushes` to `to`, namespace by namespace; returns the events.
-fn deliver(to: &mut Engine, pushes: &[ConfigPush]) -> Vec<Event> {
+pub(crate) fn deliver(to: &mut Engine, pushes: &[ConfigPush]) -> Vec<Event> {
     to.record_local_changes().unwrap();
     let mut events = Vec::new();
     for kind in ConfigKind::USER {

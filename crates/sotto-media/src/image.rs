@@ -28,6 +28,9 @@ use std::io::Cursor;
 
 /// The longest side of a scaled image, in pixels (desktop's bound; Android's is 4096).
 pub const MAX_IMAGE_SIDE: u32 = 2000;
+/// The longest side of a profile picture, in pixels (every official client's bound, files.md
+/// §4.5).
+pub const MAX_PROFILE_PICTURE_SIDE: u32 = 600;
 /// The most pixels decoded (e.g. 8,000 × 6,250).
 pub const MAX_DECODE_PIXELS: u64 = 50_000_000;
 /// The most bytes the decoder may allocate.
@@ -123,9 +126,20 @@ impl PreparedImage<'_> {
 
 /// Applies the module's policy to an image to be sent as an image (not as a file).
 pub fn prepare(bytes: &[u8]) -> Result<PreparedImage<'_>, MediaError> {
+    prepare_within(bytes, MAX_IMAGE_SIDE)
+}
+
+/// Applies the module's policy to a profile picture: the same as [`prepare`], within
+/// [`MAX_PROFILE_PICTURE_SIDE`]² (a larger JPEG or WebP becomes a JPEG, a larger PNG stays
+/// PNG; GIF and other formats go as they are).
+pub fn prepare_profile_picture(bytes: &[u8]) -> Result<PreparedImage<'_>, MediaError> {
+    prepare_within(bytes, MAX_PROFILE_PICTURE_SIDE)
+}
+
+fn prepare_within(bytes: &[u8], max_side: u32) -> Result<PreparedImage<'_>, MediaError> {
     let info = probe(bytes)?;
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let too_big_side = info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE;
+    let too_big_side = info.width > max_side || info.height > max_side;
     let too_many_bytes = len >= MAX_UPLOAD_LEN;
     let untouched = || PreparedImage {
         bytes: Cow::Borrowed(bytes),
@@ -136,11 +150,11 @@ pub fn prepare(bytes: &[u8]) -> Result<PreparedImage<'_>, MediaError> {
     let result = match info.mime {
         "image/jpeg" | "image/webp" if too_big_side || too_many_bytes => {
             let img = decode(bytes, info)?;
-            let img = scale(img);
+            let img = scale(img, max_side);
             encode_jpeg_under_cap(&img)?
         }
         "image/png" if too_big_side => {
-            let img = scale(decode(bytes, info)?);
+            let img = scale(decode(bytes, info)?, max_side);
             let mut out = Vec::new();
             img.write_with_encoder(PngEncoder::new(&mut out))
                 .map_err(|_| MediaError::Encode {
@@ -217,8 +231,8 @@ fn limits() -> Limits {
     limits
 }
 
-fn scale(img: DynamicImage) -> DynamicImage {
-    let (w, h) = fit_within(img.width(), img.height(), MAX_IMAGE_SIDE);
+fn scale(img: DynamicImage, max_side: u32) -> DynamicImage {
+    let (w, h) = fit_within(img.width(), img.height(), max_side);
     if (w, h) == (img.width(), img.height()) {
         img
     } else {

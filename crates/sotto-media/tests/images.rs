@@ -178,3 +178,28 @@ fn files_are_described_for_their_pointer() {
         Err(MediaError::Meta(sotto_attachment::MetaError::Size { .. }))
     ));
 }
+
+#[test]
+fn profile_pictures_are_scaled_to_fit_600_pixels() {
+    use sotto_media::image::{MAX_PROFILE_PICTURE_SIDE, prepare_profile_picture};
+    assert_eq!(MAX_PROFILE_PICTURE_SIDE, 600);
+    // A PNG stays PNG, a JPEG stays JPEG; both fit 600×600 with their aspect kept.
+    let wide = png(&gradient(1200, 800));
+    let out = prepare_profile_picture(&wide).unwrap();
+    assert!(out.was_processed());
+    assert_eq!((out.mime, out.width, out.height), ("image/png", 600, 400));
+    let tall = jpeg(&gradient(700, 1400));
+    let out = prepare_profile_picture(&tall).unwrap();
+    let info = probe(&out.bytes).unwrap();
+    assert_eq!(
+        (info.mime, info.width, info.height),
+        ("image/jpeg", 300, 600)
+    );
+    // One that already fits goes as it is; an image sent in a message keeps its 2000 px bound.
+    let small = png(&gradient(600, 300));
+    let out = prepare_profile_picture(&small).unwrap();
+    assert!(!out.was_processed());
+    assert_eq!(&*out.bytes, small.as_slice());
+    let big = png(&gradient(1200, 800));
+    assert!(!prepare(&big).unwrap().was_processed());
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use crossterm::event::Event as TermEvent;
+use sotto_client::attachments::{SendAs, TransferPolicy, stage_path};
 use sotto_client::{Client, SessionId};
 use tokio::sync::mpsc;
 
@@ -52,7 +53,9 @@ pub fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> anyhow::Result<()> {
         // Connect (and ask for a passphrase) before the screen takes over the terminal.
         let client = Arc::new(ctx.client(true).await?);
         let peer = client.with_engine(|e| resolve::contact(e, &args.contact))?;
-        let farewell = screen(&client, peer).await?;
+        // `/attach` and `/voice` need the network file's file server; without one they say so.
+        let server = crate::commands_files::file_server(ctx).map_err(|e| e.to_string());
+        let farewell = screen(&client, peer, &Arc::new(server)).await?;
         if let Some(text) = farewell {
             crate::output::stdout(&format!("{text}\n"))?;
         }
@@ -61,7 +64,11 @@ pub fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the screen until the user leaves; returns what to say afterwards.
-async fn screen(client: &Arc<Client<CliNet>>, peer: SessionId) -> anyhow::Result<Option<String>> {
+async fn screen(
+    client: &Arc<Client<CliNet>>,
+    peer: SessionId,
+    server: &Server,
+) -> anyhow::Result<Option<String>> {
     let mut events = client.events();
     let (keys_tx, mut keys) = mpsc::unbounded_channel();
     // crossterm's reads block: they get a thread of their own (it ends with the process).
@@ -78,7 +85,7 @@ async fn screen(client: &Arc<Client<CliNet>>, peer: SessionId) -> anyhow::Result
     let _restore = Restore;
     let mut state = ChatState::default();
     let mut farewell = None;
-    perform(client, peer, Action::MarkRead, &notices_tx);
+    perform(client, peer, Action::MarkRead, server, &notices_tx);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         let now = now_ms();
@@ -122,11 +129,53 @@ async fn screen(client: &Arc<Client<CliNet>>, peer: SessionId) -> anyhow::Result
                     });
                     state.quit = true;
                 }
-                other => perform(client, peer, other, &notices_tx),
+                other => perform(client, peer, other, server, &notices_tx),
             }
         }
     }
     Ok(farewell)
+}
+
+/// The file server, or why there is none.
+type Server = Arc<Result<sotto_attachment::FileServer, String>>;
+
+/// Sends `path` as a file or a voice message; progress goes to the status line.
+async fn send_file(
+    client: &Client<CliNet>,
+    peer: &SessionId,
+    path: &std::path::Path,
+    kind: SendAs,
+    server: &Server,
+    notices: &mpsc::UnboundedSender<String>,
+) -> anyhow::Result<()> {
+    let server = server
+        .as_ref()
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let staged = stage_path(path, kind)?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let lines = notices.clone();
+    let show = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            if let Some(line) = crate::commands_files::progress_text(&event) {
+                let _ = lines.send(line);
+            }
+        }
+    });
+    let sent = client
+        .send_attachments(
+            peer,
+            vec![staged],
+            None,
+            None,
+            server,
+            &TransferPolicy::default(),
+            &Some(tx),
+        )
+        .await;
+    let _ = show.await;
+    sent?;
+    Ok(())
 }
 
 /// Runs a network action as a task; failures come back as notices.
@@ -134,12 +183,28 @@ fn perform(
     client: &Arc<Client<CliNet>>,
     peer: SessionId,
     action: Action,
+    server: &Server,
     notices: &mpsc::UnboundedSender<String>,
 ) {
     let client = Arc::clone(client);
     let notices = notices.clone();
+    let server = Arc::clone(server);
     tokio::spawn(async move {
         let result = match &action {
+            Action::Attach(path) | Action::Voice(path) => {
+                let kind = if matches!(action, Action::Voice(_)) {
+                    SendAs::Voice
+                } else {
+                    SendAs::File
+                };
+                let sent = send_file(&client, &peer, path, kind, &server, &notices).await;
+                let notice = match sent {
+                    Ok(()) => format!("Sent {}.", path.display()),
+                    Err(e) => format!("Sending {} failed: {e:#}", path.display()),
+                };
+                let _ = notices.send(notice);
+                Ok(())
+            }
             Action::Send(text) => client.send_text(&peer, text).await.map(drop),
             Action::Typing(started) => client.set_typing(&peer, *started).await,
             Action::Accept => client.accept_request(&peer).await,

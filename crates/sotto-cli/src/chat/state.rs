@@ -63,6 +63,10 @@ fn has_incoming(history: &[(MessageRecord, Vec<ReactionRecord>)]) -> bool {
 pub enum Action {
     /// Send this text.
     Send(String),
+    /// Send this file (`/attach PATH`).
+    Attach(std::path::PathBuf),
+    /// Send this audio file as a voice message (`/voice PATH`).
+    Voice(std::path::PathBuf),
     /// Tell the peer typing started (or stopped).
     Typing(bool),
     /// Accept the message request.
@@ -113,7 +117,22 @@ impl ChatState {
             }
             KeyCode::Enter => {
                 let text = self.input.trim().to_owned();
-                if !text.is_empty() {
+                let path = |rest: &str| std::path::PathBuf::from(rest.trim());
+                if let Some(rest) = text
+                    .strip_prefix("/attach ")
+                    .filter(|r| !r.trim().is_empty())
+                {
+                    self.status = Some(format!("Sending {}…", rest.trim()));
+                    actions.push(Action::Attach(path(rest)));
+                    self.scroll = 0;
+                } else if let Some(rest) = text
+                    .strip_prefix("/voice ")
+                    .filter(|r| !r.trim().is_empty())
+                {
+                    self.status = Some(format!("Sending the voice message {}…", rest.trim()));
+                    actions.push(Action::Voice(path(rest)));
+                    self.scroll = 0;
+                } else if !text.is_empty() {
                     actions.push(Action::Send(text));
                     self.scroll = 0;
                 }

@@ -64,6 +64,8 @@ fn view(approved: bool, typing: bool, history: Vec<MessageRecord>) -> View {
             disappearing: Disappearing::Off,
             last_activity_ms: NOW,
             unread: 0,
+            priority: 0,
+            marked_unread: false,
         }),
         history: history.into_iter().map(|m| (m, Vec::new())).collect(),
         typing_enabled: typing,
@@ -232,6 +234,7 @@ fn history_shows_states_quotes_reactions_and_tombstones() {
     reply.quote = Some(QuoteRef {
         key: message(2, false, "", MessageState::Received).key,
         text: Some("coffee?".to_owned()),
+        attachments: Vec::new(),
     });
     let mut gone = message(5, true, "oops", MessageState::Deleted);
     gone.body = None;
@@ -336,4 +339,27 @@ fn input_and_status_are_drawn() {
     assert!(text.contains("No messages yet"), "{text}");
     assert!(text.contains("Sending failed"), "{text}");
     assert!(text.contains("Bob (05bbbb…bbbb)"), "{text}");
+}
+
+#[test]
+fn attach_and_voice_commands_send_files() {
+    let v = view(true, false, Vec::new());
+    let mut state = ChatState::default();
+    typed(&mut state, &v, "/attach ~/cat.jpg", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Attach("~/cat.jpg".into())]
+    );
+    assert!(state.status.as_deref().unwrap().contains("cat.jpg"));
+    typed(&mut state, &v, "/voice memo.m4a", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Voice("memo.m4a".into())]
+    );
+    // Without a path it is only text.
+    typed(&mut state, &v, "/attach ", NOW);
+    assert_eq!(
+        state.key(key(KeyCode::Enter), &v, NOW),
+        vec![Action::Send("/attach".to_owned())]
+    );
 }
