@@ -7,6 +7,7 @@ mod db;
 pub mod deletion;
 mod engine;
 mod error;
+pub mod groups;
 mod incoming;
 mod model;
 pub mod net;
