@@ -38,6 +38,7 @@ use thiserror::Error;
 
 use crate::client::Client;
 use crate::db::Tx;
+use crate::engine::Engine;
 use crate::error::{DbError, NetworkError};
 use crate::incoming::Event;
 use crate::network::Network;
@@ -556,6 +557,86 @@ fn member_ids(row: &GroupRow) -> Vec<SessionId> {
         .collect()
 }
 
+/// Reading the group tables without a network (for the CLI's offline commands).
+impl Engine {
+    /// Every group this account is in (or was removed from), oldest first.
+    ///
+    /// # Errors
+    /// [`GroupError::Database`].
+    pub fn groups(&self) -> Result<Vec<GroupSummary>, GroupError> {
+        let tx = self.db().read();
+        Ok(store::list(&tx, self.account())?
+            .iter()
+            .map(summary)
+            .collect())
+    }
+
+    /// One group.
+    ///
+    /// # Errors
+    /// [`GroupError::UnknownGroup`], [`GroupError::Database`].
+    pub fn group(&self, id: &GroupId) -> Result<GroupSummary, GroupError> {
+        let tx = self.db().read();
+        store::load(&tx, self.account(), id)?
+            .map(|row| summary(&row))
+            .ok_or_else(|| GroupError::UnknownGroup(id.to_string()))
+    }
+
+    /// Invitations waiting for an answer (group requests).
+    ///
+    /// # Errors
+    /// [`GroupError::Database`].
+    pub fn group_invitations(&self) -> Result<Vec<GroupInvitation>, GroupError> {
+        let tx = self.db().read();
+        Ok(store::invites(&tx)?
+            .into_iter()
+            .map(|i| GroupInvitation {
+                group: i.group,
+                name: i.name,
+                inviter: i.inviter,
+                received_ms: i.received_ms,
+            })
+            .collect())
+    }
+
+    /// The newest `limit` messages of a group, oldest first.
+    ///
+    /// # Errors
+    /// [`GroupError::Database`].
+    pub fn group_messages(
+        &self,
+        id: &GroupId,
+        limit: u32,
+    ) -> Result<Vec<GroupMessage>, GroupError> {
+        let tx = self.db().read();
+        Ok(store::messages(&tx, id, limit)?)
+    }
+
+    /// Declines an invitation: forgets it (nothing is sent).
+    ///
+    /// # Errors
+    /// [`GroupError::UnknownGroup`] without an invitation.
+    pub fn decline_group_invite(&mut self, id: &GroupId) -> Result<(), GroupError> {
+        if self
+            .db_mut()
+            .write(|tx| Ok::<_, GroupError>(store::delete_invite(tx, id)?))?
+        {
+            Ok(())
+        } else {
+            Err(GroupError::UnknownGroup(id.to_string()))
+        }
+    }
+
+    /// A group message by its local id.
+    ///
+    /// # Errors
+    /// [`GroupError::Database`].
+    pub fn group_message(&self, id: i64) -> Result<Option<GroupMessage>, GroupError> {
+        let tx = self.db().read();
+        Ok(store::message(&tx, id)?)
+    }
+}
+
 impl<N: Network> Client<N> {
     fn account(&self) -> Account {
         self.with_engine(|e| e.account().clone())
@@ -590,7 +671,7 @@ impl<N: Network> Client<N> {
     /// # Errors
     /// [`GroupError::Database`].
     pub fn groups(&self) -> Result<Vec<GroupSummary>, GroupError> {
-        self.group_write(|tx, account| Ok(store::list(tx, account)?.iter().map(summary).collect()))
+        self.with_engine(|e| e.groups())
     }
 
     /// One group.
@@ -598,7 +679,7 @@ impl<N: Network> Client<N> {
     /// # Errors
     /// [`GroupError::UnknownGroup`], [`GroupError::Database`].
     pub fn group(&self, id: &GroupId) -> Result<GroupSummary, GroupError> {
-        Ok(summary(&self.group_row(id)?))
+        self.with_engine(|e| e.group(id))
     }
 
     /// Invitations waiting for an answer (group requests).
@@ -606,17 +687,7 @@ impl<N: Network> Client<N> {
     /// # Errors
     /// [`GroupError::Database`].
     pub fn group_invitations(&self) -> Result<Vec<GroupInvitation>, GroupError> {
-        self.group_write(|tx, _| {
-            Ok(store::invites(tx)?
-                .into_iter()
-                .map(|i| GroupInvitation {
-                    group: i.group,
-                    name: i.name,
-                    inviter: i.inviter,
-                    received_ms: i.received_ms,
-                })
-                .collect())
-        })
+        self.with_engine(|e| e.group_invitations())
     }
 
     /// The newest `limit` messages of a group, oldest first.
@@ -628,7 +699,7 @@ impl<N: Network> Client<N> {
         id: &GroupId,
         limit: u32,
     ) -> Result<Vec<GroupMessage>, GroupError> {
-        self.group_write(|tx, _| Ok(store::messages(tx, id, limit)?))
+        self.with_engine(|e| e.group_messages(id, limit))
     }
 
     // The network side.
@@ -974,11 +1045,7 @@ impl<N: Network> Client<N> {
     /// # Errors
     /// [`GroupError::UnknownGroup`] without an invitation.
     pub fn decline_group_invite(&self, id: &GroupId) -> Result<(), GroupError> {
-        if self.group_write(|tx, _| Ok(store::delete_invite(tx, id)?))? {
-            Ok(())
-        } else {
-            Err(GroupError::UnknownGroup(id.to_string()))
-        }
+        self.with_engine(|e| e.decline_group_invite(id))
     }
 
     /// Sends a text to a group, optionally replying to one of its messages.
