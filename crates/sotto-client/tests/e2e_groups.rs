@@ -384,5 +384,32 @@ async fn groups_over_a_real_testnet() {
     for user in [&alice, &bob, &erin] {
         wait_text(user, &group, "still working").await;
     }
+
+    // ---------------------------------------------------------------------------------------
+    step(
+        start,
+        "8. Erin leaves (the admins remove her); then Alice destroys the group",
+    );
+    let before = alice.client.group(&group).unwrap().members.len();
+    erin.client.leave_group(&group).await.unwrap();
+    assert!(matches!(
+        erin.client.group(&group),
+        Err(GroupError::UnknownGroup(_))
+    ));
+    for user in [&alice, &bob, &dave] {
+        user.wait_state("Erin gone from the members", STEP, |u| {
+            let g = u.client.group(&group).unwrap();
+            (g.members.len() == before - 1 && !g.members.iter().any(|m| m.session_id == ids[4]))
+                .then_some(())
+        })
+        .await;
+    }
+    alice.client.destroy_group(&group).await.unwrap();
+    for user in [&bob, &dave] {
+        user.wait_state("the group destroyed", STEP, |u| {
+            (u.client.group(&group).unwrap().status == GroupStatus::Destroyed).then_some(())
+        })
+        .await;
+    }
     step(start, "done");
 }

@@ -1352,7 +1352,16 @@ impl<N: Network> Client<N> {
             self.admin_mark_accepted(id, &admin_work.accepted).await?;
         }
         if row.keys.is_admin() && !admin_work.left.is_empty() {
-            self.remove_members(id, &admin_work.left, false).await?;
+            // Another admin may have removed them already.
+            let current = member_ids(&self.group_row(id)?);
+            let left: Vec<SessionId> = admin_work
+                .left
+                .into_iter()
+                .filter(|m| current.contains(m))
+                .collect();
+            if !left.is_empty() {
+                self.remove_members(id, &left, false).await?;
+            }
         }
         Ok(events)
     }
