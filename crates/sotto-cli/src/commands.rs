@@ -17,7 +17,7 @@ use crate::net::{CliNet, route};
 use crate::output;
 use crate::render::{self, Names};
 use crate::resolve::{self, Last};
-use crate::{Ctx, commands_community, qr};
+use crate::{Ctx, commands_community, commands_groups, qr};
 
 /// How many messages `read` shows by default.
 const DEFAULT_LIMIT: u32 = 50;
@@ -867,6 +867,9 @@ pub fn read(ctx: &Ctx<'_>, args: &ReadArgs) -> anyhow::Result<()> {
     if commands_community::is_room(&args.contact) {
         return commands_community::read(ctx, &args.contact, args.limit, args.offline);
     }
+    if let Some(group) = commands_groups::group_arg(ctx, &args.contact)? {
+        return commands_groups::read(ctx, &group, args.limit, args.offline);
+    }
     if args.offline {
         // The read receipt, if one is due, waits in the outbox for the next sync.
         let mut engine = ctx.engine()?;
@@ -986,6 +989,20 @@ pub fn requests(ctx: &Ctx<'_>, args: &RequestsArgs) -> anyhow::Result<()> {
     match &args.command {
         None => requests_list(ctx, args.offline),
         Some(RequestsCommand::List { offline }) => requests_list(ctx, *offline || args.offline),
+        Some(RequestsCommand::Accept(arg))
+            if commands_groups::invitation_arg(ctx, &arg.contact)?.is_some() =>
+        {
+            let group = commands_groups::invitation_arg(ctx, &arg.contact)?
+                .context("the invitation went away")?;
+            commands_groups::accept(ctx, &group)
+        }
+        Some(RequestsCommand::Decline(arg))
+            if commands_groups::invitation_arg(ctx, &arg.contact)?.is_some() =>
+        {
+            let group = commands_groups::invitation_arg(ctx, &arg.contact)?
+                .context("the invitation went away")?;
+            commands_groups::decline(ctx, &group)
+        }
         Some(RequestsCommand::Accept(arg)) => Ctx::runtime()?.block_on(async {
             let (client, _) = online(ctx).await?;
             let peer = client.with_engine(|e| resolve::contact(e, &arg.contact))?;
@@ -1053,8 +1070,10 @@ pub fn requests(ctx: &Ctx<'_>, args: &RequestsArgs) -> anyhow::Result<()> {
 fn requests_list(ctx: &Ctx<'_>, offline: bool) -> anyhow::Result<()> {
     with_sync(ctx, offline, |engine, synced| {
         let requests = engine.requests()?;
+        let invitations = commands_groups::invitations(engine)?;
         if ctx.json() {
             return output::json(&output::Requests {
+                groups: invitations,
                 requests: requests
                     .iter()
                     .map(|c| summary(engine, c))
@@ -1063,7 +1082,9 @@ fn requests_list(ctx: &Ctx<'_>, offline: bool) -> anyhow::Result<()> {
                 route: synced.route(),
             });
         }
-        let mut text = if requests.is_empty() {
+        let mut text = if requests.is_empty() && !invitations.is_empty() {
+            commands_groups::invitations_text(engine, &invitations)
+        } else if requests.is_empty() {
             "No message requests.\n".to_owned()
         } else {
             let names = names(engine)?;
@@ -1077,6 +1098,7 @@ fn requests_list(ctx: &Ctx<'_>, offline: bool) -> anyhow::Result<()> {
                 "\n`sotto read {first}` to read, `sotto requests accept {first}` to accept, \
                  `sotto requests decline {first}` to delete."
             );
+            text.push_str(&commands_groups::invitations_text(engine, &invitations));
             text
         };
         text.push_str(&synced.footer(ctx, engine)?);
@@ -1111,6 +1133,9 @@ pub fn send(ctx: &Ctx<'_>, args: &SendArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("{e}; this text is {} bytes", body.len()))?;
     if commands_community::is_room(&args.contact) {
         return commands_community::send(ctx, &args.contact, &body, args.reply_to.as_deref());
+    }
+    if let Some(group) = commands_groups::group_arg(ctx, &args.contact)? {
+        return commands_groups::send(ctx, &group, &body, args.reply_to.as_deref());
     }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
@@ -1267,6 +1292,9 @@ pub fn react(ctx: &Ctx<'_>, args: &ReactArgs) -> anyhow::Result<()> {
     if commands_community::is_room(&args.contact) {
         return commands_community::react(ctx, &args.contact, &args.message, emoji, args.remove);
     }
+    if let Some(group) = commands_groups::group_arg(ctx, &args.contact)? {
+        return commands_groups::react(ctx, &group, &args.message, emoji, args.remove);
+    }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;
         let (peer, target) = client.with_engine(|e| {
@@ -1318,6 +1346,9 @@ fn delivery_note(calls: &[crate::net::Call], peer: &SessionId) -> String {
 pub fn unsend(ctx: &Ctx<'_>, args: &UnsendArgs) -> anyhow::Result<()> {
     if commands_community::is_room(&args.contact) {
         return commands_community::unsend(ctx, &args.contact, &args.message);
+    }
+    if let Some(group) = commands_groups::group_arg(ctx, &args.contact)? {
+        return commands_groups::unsend(ctx, &group, &args.message);
     }
     Ctx::runtime()?.block_on(async {
         let (client, _) = online(ctx).await?;

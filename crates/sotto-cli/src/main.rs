@@ -4,6 +4,7 @@ mod chat;
 mod commands;
 mod commands_community;
 mod commands_files;
+mod commands_groups;
 mod commands_sync;
 mod listen;
 mod net;
@@ -309,6 +310,21 @@ enum Command {
     ///   sotto community ban /lobby 15ab…          (moderators)
     #[command(subcommand, verbatim_doc_comment)]
     Community(commands_community::CommunityCommand),
+
+    /// Closed groups: create, add, remove, promote, leave, rename, info, members, destroy
+    ///
+    /// A group is a conversation for `send`, `read`, `react` and `unsend`, named by its name
+    /// or a prefix of its 03… ID. Invitations show in `sotto requests`.
+    ///
+    /// Examples:
+    ///   sotto group create "Book club" bob carol     (prints the 03… ID)
+    ///   sotto requests accept "Book club"            (as bob)
+    ///   sotto send "Book club" "hello everyone"
+    ///   sotto read "Book club"
+    ///   sotto group add "Book club" dave --with-history
+    ///   sotto group remove "Book club" carol --delete-messages
+    #[command(subcommand, verbatim_doc_comment)]
+    Group(commands_groups::GroupCommand),
 }
 
 #[derive(Subcommand)]
@@ -489,6 +505,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => listen::run(&Ctx::new(global)?, args),
         Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
         Command::Community(command) => commands_community::run(&Ctx::new(global)?, command),
+        Command::Group(command) => commands_groups::run(&Ctx::new(global)?, command),
     }
 }
 

@@ -159,6 +159,18 @@ impl Network for CliNet {
         self.record("get_expiries", account, result);
         answer
     }
+
+    async fn revoke_subaccount(
+        &self,
+        node: SwarmNode,
+        request: sotto_rpc::request::SubaccountRevocation,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let answer = self.inner.revoke_subaccount(node, request).await;
+        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
+        self.record("revoke_subaccount", account, result);
+        answer
+    }
 }
 
 /// Every trace of `calls`, in order.

@@ -372,6 +372,8 @@ pub struct Inbox {
 #[derive(Serialize)]
 pub struct Requests {
     pub requests: Vec<ConversationSummary>,
+    /// Invitations to closed groups.
+    pub groups: Vec<sotto_client::groups::GroupInvitation>,
     pub synced: bool,
     pub route: Vec<Trace>,
 }

@@ -106,7 +106,7 @@ pub struct SendOutcome {
 }
 
 /// What the client and its poller share.
-struct Shared<N> {
+pub(crate) struct Shared<N> {
     network: N,
     engine: Mutex<Engine>,
     swarms: Mutex<HashMap<AccountId, Vec<SwarmNode>>>,
@@ -193,7 +193,11 @@ impl<N: Network> Shared<N> {
     /// fails (a 421 the list does not confirm included) (no answer, a server error) is forgotten and, up to
     /// [`NODES_PER_ATTEMPT`] nodes in all, another node of the swarm is tried at once: one dead
     /// node does not fail a message the rest of its swarm would store.
-    async fn on_swarm<T, F, Fut>(&self, account: AccountId, call: F) -> Result<T, NetworkError>
+    pub(crate) async fn on_swarm<T, F, Fut>(
+        &self,
+        account: AccountId,
+        call: F,
+    ) -> Result<T, NetworkError>
     where
         F: Fn(SwarmNode) -> Fut,
         Fut: core::future::Future<Output = Result<T, NetworkError>>,
@@ -280,6 +284,18 @@ impl<N: Network> Shared<N> {
                 .filter(|e| subscriber.wants(e))
                 .all(|e| subscriber.tx.send(e.clone()).is_ok())
         });
+    }
+
+    /// Publishes group events (a group message counts as activity).
+    pub(crate) fn publish_groups(&self, events: Vec<crate::groups::GroupEvent>) {
+        if events
+            .iter()
+            .any(|e| matches!(e, crate::groups::GroupEvent::Message(_)))
+        {
+            self.active(self.now());
+        }
+        let events: Vec<Event> = events.into_iter().map(Event::Group).collect();
+        self.publish(&events);
     }
 
     fn subscribe(&self, messages_only: bool) -> mpsc::UnboundedReceiver<Event> {
@@ -412,6 +428,15 @@ impl<N: Network> Shared<N> {
                     tracing::warn!(error = %e, failures, "poll failed");
                 }
             }
+            // Closed groups: a view of this client without a poller of its own.
+            let view = Client {
+                shared: Arc::clone(&self),
+                poller: None,
+            };
+            match view.poll_groups().await {
+                Ok(events) => self.publish_groups(events),
+                Err(e) => tracing::info!(error = %e, "polling groups failed"),
+            }
             if let Err(e) = self.flush_outbox().await {
                 tracing::warn!(error = %e, "retrying stores failed");
             }
@@ -481,6 +506,11 @@ impl<N: Network> Client<N> {
             .background
             .then(|| tokio::spawn(Arc::clone(&shared).run()));
         Ok(Self { shared, poller })
+    }
+
+    /// What the client and its poller share (for the group module).
+    pub(crate) fn shared(&self) -> &Shared<N> {
+        &self.shared
     }
 
     /// The network this client sends over (for its traces and paths, say).
@@ -766,7 +796,16 @@ impl<N: Network> Client<N> {
     /// Polls once: retrieves everything new, applies it and returns (and publishes) the
     /// events. The background poller calls this; call it yourself without one.
     pub async fn poll_once(&self) -> Result<Vec<Event>, ClientError> {
-        self.shared.poll_once().await
+        let mut events = self.shared.poll_once().await?;
+        match self.poll_groups().await {
+            Ok(group_events) => {
+                let group_events: Vec<Event> = group_events.into_iter().map(Event::Group).collect();
+                self.shared.publish(&group_events);
+                events.extend(group_events);
+            }
+            Err(e) => tracing::info!(error = %e, "polling groups failed"),
+        }
+        Ok(events)
     }
 
     /// Attempts the stores that are due (retries, or stores left by an earlier run).

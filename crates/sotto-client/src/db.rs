@@ -67,6 +67,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(V5_CONFIG),
     Migration::sql(V6_FILES),
     Migration::sql(crate::community::V7_COMMUNITY),
+    Migration::sql(crate::groups::V8_GROUPS),
     Migration::sql(V9_CONVO_STATE),
 ];
 
@@ -737,6 +738,11 @@ impl Tx<'_> {
     /// The connection, for the modules that keep their own tables (communities).
     pub(crate) fn conn(&self) -> &Connection {
         self.0
+    }
+
+    /// The key of the text sealed at rest, for the modules that keep their own tables.
+    pub(crate) fn key(&self) -> &DbKey {
+        self.1
     }
 
     /// Runs `f` inside a savepoint: if it fails, what it wrote is undone and the enclosing

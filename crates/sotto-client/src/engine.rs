@@ -750,6 +750,7 @@ impl Engine {
                     let opened = open(account, &m.data).map_err(Stop::Skip)?;
                     let apply = Apply {
                         tx,
+                        account,
                         own,
                         settings: &settings,
                         now_ms,

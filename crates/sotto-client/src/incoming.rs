@@ -105,6 +105,8 @@ pub enum Event {
         /// Its seqno after the merge.
         seqno: i64,
     },
+    /// Something happened in a closed group (an invitation, a message, a change).
+    Group(crate::groups::GroupEvent),
     /// A message could not be used; polling went on.
     Skipped {
         /// Its hash.
@@ -176,6 +178,8 @@ impl From<DbError> for Stop {
 /// Applies one opened message, inside the batch's transaction.
 pub(crate) struct Apply<'a, 'b> {
     pub tx: &'a Tx<'b>,
+    /// This account (for group invitations and promotions).
+    pub account: &'a Account,
     pub own: SessionId,
     pub settings: &'a Settings,
     pub now_ms: u64,
@@ -209,6 +213,21 @@ impl Apply<'_, '_> {
         }
         if !outgoing {
             self.profile(&peer, content, events)?;
+        }
+        if let Some(update) = crate::groups::group_update_of(content) {
+            if outgoing {
+                return Ok(());
+            }
+            crate::groups::receive_direct(
+                self.tx,
+                self.account,
+                &peer,
+                opened.sent_ms,
+                self.now_ms,
+                &update,
+                events,
+            )?;
+            return Ok(());
         }
         match &content.message {
             Message::Visible(v) => {

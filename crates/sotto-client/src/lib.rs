@@ -8,6 +8,7 @@ mod db;
 pub mod deletion;
 mod engine;
 mod error;
+pub mod groups;
 mod incoming;
 mod model;
 pub mod net;

@@ -5,7 +5,7 @@
 use core::future::Future;
 
 use sotto_rpc::AccountId;
-use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store};
+use sotto_rpc::request::{Delete, Expire, GetExpiries, Retrieve, Store, SubaccountRevocation};
 use sotto_rpc::response::{GetExpiriesResponse, RetrieveResponse, SwarmNode, SwarmResponse};
 
 use core::time::Duration;
@@ -80,6 +80,17 @@ pub trait Network: Send + Sync + 'static {
     ) -> impl Future<Output = Result<GetExpiriesResponse, NetworkError>> + Send {
         let _ = (node, request);
         async { Err(NetworkError::Unsupported("get_expiries")) }
+    }
+
+    /// Sends an admin-signed `revoke_subaccount` (or unrevoke) for a group account; the answer
+    /// lists each swarm member's own result. The default answers [`NetworkError::Unsupported`].
+    fn revoke_subaccount(
+        &self,
+        node: SwarmNode,
+        request: SubaccountRevocation,
+    ) -> impl Future<Output = Result<SwarmResponse, NetworkError>> + Send {
+        let _ = (node, request);
+        async { Err(NetworkError::Unsupported("revoke_subaccount")) }
     }
 
     /// Sends a v4 request to a server reached through the network (a file server), bounded by

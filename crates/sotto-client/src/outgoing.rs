@@ -421,6 +421,18 @@ fn seal(
     Ok(WebSocketMessage::carrying(envelope.to_bytes(), style).to_bytes())
 }
 
+/// Seals `content` 1:1 from `sender` to `to` as [`prepare`] does (for the group module's
+/// invitations and promotions).
+pub(crate) fn seal_content(
+    sender: &Account,
+    to: &SessionId,
+    content: &Content,
+    sent_ms: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, EncryptError> {
+    seal(sender, to, content, sent_ms, rng)
+}
+
 /// Prepares `outgoing` from `sender` to `to`, sent at `sent_ms`: the recipient's copy and, for
 /// texts, reactions, setting changes and unsend requests, the copy for the sender's own swarm
 /// (none when writing to oneself).

@@ -731,6 +731,22 @@ impl Network for OnionNetwork {
         )?)
     }
 
+    async fn revoke_subaccount(
+        &self,
+        node: SwarmNode,
+        request: sotto_rpc::request::SubaccountRevocation,
+    ) -> Result<SwarmResponse, NetworkError> {
+        let account = request.account;
+        let method = request.method();
+        let rpc = Request::Revocation(request).to_http_body();
+        let body = self.send(method.name(), account, &node, &rpc).await?;
+        Ok(SwarmResponse::parse(
+            method,
+            body.as_bytes(),
+            Encoding::Json,
+        )?)
+    }
+
     async fn get_expiries(
         &self,
         node: SwarmNode,
