@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod app;
 mod chat;
 mod commands;
 mod commands_community;
@@ -307,6 +308,18 @@ enum Command {
     ///   sotto community ban /lobby 15ab…          (moderators)
     #[command(subcommand, verbatim_doc_comment)]
     Community(commands_community::CommunityCommand),
+
+    /// The app: a local web interface in your browser, served on 127.0.0.1 only
+    ///
+    /// Prints the address it opens; it carries a fresh secret token, so only this browser
+    /// session gets in. Without an account in the profile it starts with creating or
+    /// restoring one.
+    ///
+    /// Examples:
+    ///   sotto app
+    ///   sotto --profile work app --port 8080 --no-open
+    #[command(verbatim_doc_comment)]
+    App(app::AppArgs),
 }
 
 #[derive(Subcommand)]
@@ -487,6 +500,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => listen::run(&Ctx::new(global)?, args),
         Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
         Command::Community(command) => commands_community::run(&Ctx::new(global)?, command),
+        Command::App(args) => app::run(&Ctx::new(global)?, args),
     }
 }
 
