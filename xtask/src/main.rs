@@ -18,6 +18,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+mod browser;
 mod codegen;
 mod demo;
 mod deny;
@@ -314,6 +315,8 @@ fn ci() -> Result<bool> {
     if !deny::deny()? {
         bail!("`cargo deny check` failed: see supply-chain/README.md");
     }
+    // The `sotto app` tests drive a headless Chromium.
+    browser::ensure()?;
     step(&["test", "--locked", "--workspace"])?;
     // The README's main command, end to end on its own addresses and directories (so a
     // testnet the user runs is left alone).

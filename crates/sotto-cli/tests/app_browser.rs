@@ -4,7 +4,12 @@
 //! reaction and the onion route, and an image shown inline on the other side. Screenshots go
 //! to `target/app-screenshots/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod app_common;
 mod common;
@@ -21,7 +26,10 @@ const ENTER: &str = "\u{E007}";
 /// Clicks through script (message actions show on hover or focus only).
 fn js_click(b: &Browser, css: &str) {
     b.wait_for(css, 20);
-    b.js("document.querySelector(arguments[0]).click(); return true;", json!([css]));
+    b.js(
+        "document.querySelector(arguments[0]).click(); return true;",
+        json!([css]),
+    );
 }
 
 #[test]
@@ -47,7 +55,10 @@ fn onboarding_chat_and_an_image_through_the_live_testnet() {
     a.wait_for("#phrase-words", 20);
     a.wait_for("svg#qr", 5);
     let alice_id = a.text("#session-id").trim().to_owned();
-    assert!(alice_id.starts_with("05") && alice_id.len() == 66, "{alice_id}");
+    assert!(
+        alice_id.starts_with("05") && alice_id.len() == 66,
+        "{alice_id}"
+    );
     let words = a.js(
         "return Array.from(document.querySelectorAll('#phrase-words li'))\
          .map(li => li.lastChild.textContent.trim());",
@@ -122,7 +133,10 @@ fn onboarding_chat_and_an_image_through_the_live_testnet() {
     // Bob replies to it (which accepts the request) and reacts.
     js_click(&b, "#history li.msg.in button[data-act=reply]");
     b.type_into("#text", &format!("hi Alice{ENTER}"));
-    js_click(&b, "#history li.msg.in button[data-act=react][data-emoji='👍']");
+    js_click(
+        &b,
+        "#history li.msg.in button[data-act=react][data-emoji='👍']",
+    );
     b.wait_js(
         "Bob's reply to be stored",
         "const s = document.querySelector('#history li.msg.out .state');\

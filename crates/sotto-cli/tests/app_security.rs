@@ -2,7 +2,12 @@
 //! browser, no network needed): no token, a wrong token, a foreign Origin, a rebinding Host;
 //! and its answers carry a strict Content-Security-Policy and an HttpOnly SameSite cookie.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod app_common;
 

@@ -1,7 +1,13 @@
 //! What the `sotto app` tests share: the app as a process, plain HTTP/1.1 requests over a
 //! socket, and a minimal WebDriver client for headless Chromium (chromedriver).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
