@@ -178,6 +178,14 @@ fn onboarding_chat_and_an_image_through_the_live_testnet() {
          return !!i && i.complete && i.naturalWidth === 64 && i.naturalHeight === 48;",
         90,
     );
+    let att = b.text("#history li.msg.in .att");
+    assert!(att.starts_with("picture.png"), "{att}");
+    // Bob's reply accepted Alice's request: the request bar is gone.
+    b.wait_js(
+        "the request bar to go",
+        "return !document.querySelector('.request-bar');",
+        20,
+    );
     b.screenshot("07-bob-image-inline");
     a.screenshot("08-alice-image-sent");
 

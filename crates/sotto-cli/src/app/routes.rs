@@ -125,6 +125,15 @@ async fn get(app: &Arc<App>, path: &str, q: Field<'_>) -> anyhow::Result<Respons
             })?;
             Ok(http::html(body))
         }
+        "/frag/head" => {
+            let client = connected(app)?;
+            let peer = parse_peer(&q("c").unwrap_or_default())?;
+            let head = client.with_engine(|e| {
+                let names = Names::new(e.session_id(), e.contacts()?);
+                html::chat_header(e, &names, &peer)
+            })?;
+            Ok(http::html(head))
+        }
         "/frag/route" => {
             let id = q("m")
                 .and_then(|m| m.parse::<i64>().ok())
@@ -709,9 +718,12 @@ fn keep_upload(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> 
     } else {
         safe
     };
-    let dir = dir.join("sent");
+    // One directory per upload, so the file keeps its name.
+    let dir = dir
+        .join("sent")
+        .join(format!("{}-{:08x}", now_ms(), OsRng.next_u32()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(format!("{}-{safe}", now_ms()));
+    let path = dir.join(safe);
     std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }

@@ -174,6 +174,12 @@
     loaded = $$("li.msg", history).length;
     open.forEach((id) => { const li = document.getElementById(id); if (li) $("button[data-act=route]", li).click(); });
     if (toBottom || atBottom) scrollDown();
+    // The header (request bar, timer) unless the user is working in it.
+    const head = $(".chat-head");
+    if (head && !head.contains(document.activeElement)) {
+      const h = await fetch("/frag/head?c=" + encodeURIComponent(peer), { credentials: "same-origin" });
+      if (h.ok) head.outerHTML = await h.text();
+    }
   }
 
   async function refreshList() {
