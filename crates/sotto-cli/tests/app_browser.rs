@@ -1,6 +1,6 @@
 //! `sotto app` in a real browser: headless Chromium driven through WebDriver (chromedriver),
 //! two profiles on a live local testnet (subnet 50: 5 nodes and a file server). Onboarding
-//! in the browser, a chat between two browser sessions with delivery states, a reply, a
+//! and restoring in the browser, a chat between two browser sessions with delivery states, a reply, a
 //! reaction and the onion route, and an image shown inline on the other side. Screenshots go
 //! to `target/app-screenshots/`.
 
@@ -199,4 +199,21 @@ fn onboarding_chat_and_an_image_through_the_live_testnet() {
         5,
     );
     a.screenshot("09-settings-dark");
+
+    // Bob restores his account from its phrase in the browser, as a new profile: his name
+    // arrives through his config messages.
+    drop(b);
+    drop(bob_app);
+    net.ok("bob", &["sync"]);
+    let phrase = bob["recovery_phrase"].as_str().unwrap();
+    let restored_app = AppProcess::start(net.root(), &network, "bob-restored");
+    a.go(&restored_app.url);
+    a.type_into("#phrase", phrase);
+    a.click("#restore");
+    a.wait_js(
+        "Bob's name from his config messages",
+        "const l = document.querySelector('#settings-link'); return !!l && l.innerText === 'Bob';",
+        60,
+    );
+    a.screenshot("10-restored-from-phrase");
 }
