@@ -572,3 +572,26 @@ pub fn welcome(own: &SessionId, qr_svg: &str) -> String {
          on the left, or start one with someone's Session ID.</p></section>"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_the_network_is_escaped_and_only_safe_types_show_inline() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        let page = page("<b>", "app", "");
+        assert!(page.contains("<title>&lt;b&gt; · Sotto</title>"), "{page}");
+        assert!(!page.contains("style="), "no inline style under the CSP");
+        for ok in ["image/png", "image/jpeg", "image/gif", "image/webp"] {
+            assert!(inline_image(ok), "{ok}");
+        }
+        for bad in ["image/svg+xml", "text/html", "application/pdf", ""] {
+            assert!(!inline_image(bad), "{bad}");
+        }
+        assert_eq!(urlenc("05ab /x&y"), "05ab+%2Fx%26y");
+    }
+}
