@@ -18,10 +18,12 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+mod browser;
 mod codegen;
 mod demo;
 mod deny;
 mod postgres;
+mod system;
 mod testnet;
 
 /// The project's one task runner.
@@ -317,6 +319,8 @@ fn ci() -> Result<bool> {
     }
     // The community server's tests run against PostgreSQL too.
     postgres::ensure()?;
+    // The `sotto app` tests drive a headless Chromium.
+    browser::ensure()?;
     step(&["test", "--locked", "--workspace"])?;
     // The README's main command, end to end on its own addresses and directories (so a
     // testnet the user runs is left alone).

@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::run;
+use crate::system::apt_install;
 
 /// Makes sure `initdb` and `pg_ctl` are installed, installing `postgresql` with apt-get if not.
 pub(crate) fn ensure() -> Result<()> {
@@ -12,24 +12,7 @@ pub(crate) fn ensure() -> Result<()> {
         println!("PostgreSQL: {}", dir.display());
         return Ok(());
     }
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let (program, prefix): (&str, &[&str]) = if root {
-        ("apt-get", &[])
-    } else {
-        ("sudo", &["-n", "apt-get"])
-    };
-    let apt = |args: &[&str]| -> Result<bool> {
-        let all: Vec<&str> = prefix.iter().chain(args).copied().collect();
-        run(program, &all, &[("DEBIAN_FRONTEND", "noninteractive")])
-    };
-    if !apt(&["install", "-y", "--no-install-recommends", "postgresql"])? {
-        // A fresh machine may have no package lists yet.
-        apt(&["update"])?;
-        apt(&["install", "-y", "--no-install-recommends", "postgresql"])?;
-    }
+    apt_install(&["postgresql"])?;
     match sotto_testkit::postgres::bin_dir() {
         Some(dir) => {
             println!("PostgreSQL: {}", dir.display());

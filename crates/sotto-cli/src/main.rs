@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod app;
 mod chat;
 mod commands;
 mod commands_community;
@@ -325,6 +326,17 @@ enum Command {
     ///   sotto group remove "Book club" carol --delete-messages
     #[command(subcommand, verbatim_doc_comment)]
     Group(commands_groups::GroupCommand),
+    /// The app: a local web interface in your browser, served on 127.0.0.1 only
+    ///
+    /// Prints the address it opens; it carries a fresh secret token, so only this browser
+    /// session gets in. Without an account in the profile it starts with creating or
+    /// restoring one.
+    ///
+    /// Examples:
+    ///   sotto app
+    ///   sotto --profile work app --port 8080 --no-open
+    #[command(verbatim_doc_comment)]
+    App(app::AppArgs),
 }
 
 #[derive(Subcommand)]
@@ -506,6 +518,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chat(args) => chat::run(&Ctx::new(global)?, args),
         Command::Community(command) => commands_community::run(&Ctx::new(global)?, command),
         Command::Group(command) => commands_groups::run(&Ctx::new(global)?, command),
+        Command::App(args) => app::run(&Ctx::new(global)?, args),
     }
 }
 
