@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod attachment;
+mod community;
 mod config;
 mod crypto;
 mod delivery;
@@ -26,6 +27,12 @@ type Bench = (
 
 /// Every benchmark, by name.
 const BENCHES: &[Bench] = &[
+    (
+        "community",
+        "a community server on a 5-node testnet, SQLite then PostgreSQL: posts/s and polls/s of \
+         sotto-client through 3-hop onions vs bare onion round trips; signed requests vs Ed25519",
+        community::run,
+    ),
     (
         "config",
         "merge of a 1,000-contact Contacts config with 10 concurrent diffs; config encryption \
