@@ -66,6 +66,18 @@ impl CliNet {
         });
     }
 
+    /// Records a call that brings back no tally, and hands its answer on.
+    fn recorded<T>(
+        &self,
+        method: &'static str,
+        account: AccountId,
+        answer: Result<T, NetworkError>,
+    ) -> Result<T, NetworkError> {
+        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
+        self.record(method, account, result);
+        answer
+    }
+
     /// The calls made since the last call of this method, oldest first.
     pub fn take_calls(&self) -> Vec<Call> {
         self.calls
@@ -119,9 +131,7 @@ impl Network for CliNet {
     ) -> Result<RetrieveResponse, NetworkError> {
         let account = request.account;
         let answer = self.inner.retrieve(node, request).await;
-        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
-        self.record("retrieve", account, result);
-        answer
+        self.recorded("retrieve", account, answer)
     }
 
     async fn delete(
@@ -131,9 +141,7 @@ impl Network for CliNet {
     ) -> Result<SwarmResponse, NetworkError> {
         let account = request.account;
         let answer = self.inner.delete(node, request).await;
-        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
-        self.record("delete", account, result);
-        answer
+        self.recorded("delete", account, answer)
     }
 
     async fn expire(
@@ -143,9 +151,7 @@ impl Network for CliNet {
     ) -> Result<SwarmResponse, NetworkError> {
         let account = request.account;
         let answer = self.inner.expire(node, request).await;
-        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
-        self.record("expire", account, result);
-        answer
+        self.recorded("expire", account, answer)
     }
 
     async fn get_expiries(
@@ -155,9 +161,7 @@ impl Network for CliNet {
     ) -> Result<GetExpiriesResponse, NetworkError> {
         let account = request.account;
         let answer = self.inner.get_expiries(node, request).await;
-        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
-        self.record("get_expiries", account, result);
-        answer
+        self.recorded("get_expiries", account, answer)
     }
 
     async fn revoke_subaccount(
@@ -167,9 +171,7 @@ impl Network for CliNet {
     ) -> Result<SwarmResponse, NetworkError> {
         let account = request.account;
         let answer = self.inner.revoke_subaccount(node, request).await;
-        let result = answer.as_ref().map(|_| None).map_err(ToString::to_string);
-        self.record("revoke_subaccount", account, result);
-        answer
+        self.recorded("revoke_subaccount", account, answer)
     }
 }
 

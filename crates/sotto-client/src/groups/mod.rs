@@ -532,6 +532,28 @@ fn edit_config(
     ))
 }
 
+/// Applies `change` to the Members entries of `who` (those the config holds), as
+/// [`edit_config`] does for the whole Members config.
+fn edit_members(
+    row: &GroupRow,
+    who: &[SessionId],
+    change: impl Fn(&mut GroupMember),
+) -> Result<(Vec<u8>, Push), GroupError> {
+    edit_config(
+        row.members.as_deref(),
+        &row.keys,
+        ConfigKind::GroupMembers,
+        |d| {
+            for id in who {
+                if let Some(mut m) = GroupMembers::get(d, &id.to_bytes()) {
+                    change(&mut m);
+                    GroupMembers::set(d, &m);
+                }
+            }
+        },
+    )
+}
+
 /// Re-seals the current configs with the group's current key (after a rekey).
 fn reseal(row: &GroupRow) -> Result<Vec<Push>, GroupError> {
     let mut out = Vec::new();
@@ -1373,20 +1395,10 @@ impl<N: Network> Client<N> {
     ) -> Result<(), GroupError> {
         let account = self.account();
         let mut row = self.joined_row(id)?;
-        let (members, push) = edit_config(
-            row.members.as_deref(),
-            &row.keys,
-            ConfigKind::GroupMembers,
-            |d| {
-                for who in accepted {
-                    if let Some(mut m) = GroupMembers::get(d, &who.to_bytes()) {
-                        m.invite_status = None;
-                        m.supplement = false;
-                        GroupMembers::set(d, &m);
-                    }
-                }
-            },
-        )?;
+        let (members, push) = edit_members(&row, accepted, |m| {
+            m.invite_status = None;
+            m.supplement = false;
+        })?;
         row.members = Some(members);
         self.push_all(&row, &account, vec![push]).await?;
         self.group_write(|tx, _| Ok(store::save(tx, &row)?))
@@ -1695,20 +1707,10 @@ impl<N: Network> Client<N> {
             };
             self.send_direct(m, &content, sent_ms).await?;
         }
-        let (members, push) = edit_config(
-            row.members.as_deref(),
-            &row.keys,
-            ConfigKind::GroupMembers,
-            |d| {
-                for who in promoted {
-                    if let Some(mut m) = GroupMembers::get(d, &who.to_bytes()) {
-                        m.admin = true;
-                        m.promotion_status = None;
-                        GroupMembers::set(d, &m);
-                    }
-                }
-            },
-        )?;
+        let (members, push) = edit_members(&row, promoted, |m| {
+            m.admin = true;
+            m.promotion_status = None;
+        })?;
         row.members = Some(members);
         self.push_all(&row, &account, vec![push]).await?;
         self.group_write(|tx, _| Ok(store::save(tx, &row)?))?;
