@@ -156,6 +156,15 @@ impl<N: Network> Client<N> {
         self.shared.push_changes().await
     }
 
+    /// After a change to the group list (a group created, joined, left or destroyed): records
+    /// it into UserGroups and pushes it at once. The group change itself has succeeded, so a
+    /// failure here is logged, and the next sync records and pushes it.
+    pub(crate) async fn push_group_list(&self) {
+        if let Err(e) = self.shared.push_changes().await {
+            tracing::info!(error = %e, "recording the group list failed; the next sync retries");
+        }
+    }
+
     /// Each user config's seqno and whether it is pushed (local changes not recorded in the
     /// configs yet are recorded first, so they count as not pushed).
     pub fn config_status(&self) -> Result<Vec<ConfigStatus>, ClientError> {

@@ -289,10 +289,11 @@ fn ms_i64(ms: u64) -> i64 {
 /// Writes the local state into `kind`'s data (only the keys this code knows).
 fn write_local(
     tx: &Tx<'_>,
-    own: &SessionId,
+    account: &Account,
     kind: ConfigKind,
     data: &mut Dict,
 ) -> Result<(), DbError> {
+    let own = &account.session_id();
     match kind {
         ConfigKind::UserProfile => {
             let mut profile = UserProfile::read(data);
@@ -371,6 +372,8 @@ fn write_local(
                     },
                 );
             }
+            // Closed groups: joined ones enter it, removed and destroyed ones are marked.
+            crate::groups::sync::record(tx, account, data)?;
         }
         ConfigKind::ConvoInfoVolatile => {
             for local in tx.local_conversations()? {
@@ -410,11 +413,12 @@ fn is_config_contact(c: &crate::model::Contact) -> bool {
 /// Applies `kind`'s data to the local tables.
 fn apply_to_local(
     tx: &Tx<'_>,
-    own: &SessionId,
+    account: &Account,
     kind: ConfigKind,
     data: &Dict,
     now_ms: u64,
 ) -> Result<(), DbError> {
+    let own = &account.session_id();
     match kind {
         ConfigKind::UserProfile => {
             let profile = UserProfile::read(data);
@@ -517,6 +521,9 @@ fn apply_to_local(
                 }
                 crate::community::store::join(tx.conn(), &link, None, ms_i64(now_ms))?;
             }
+            // Closed groups joined on another device are added here (and polled from then
+            // on); those left there are forgotten here.
+            crate::groups::sync::apply(tx, account, data, now_ms)?;
         }
         ConfigKind::ConvoInfoVolatile => {
             let default = tx.settings()?.default_disappearing;
@@ -566,10 +573,10 @@ pub(crate) fn edit_in(
 }
 
 /// Writes the local state into `kind`'s config; whether it changed (then it is saved dirty).
-fn record_local(tx: &Tx<'_>, own: &SessionId, kind: ConfigKind) -> Result<bool, DbError> {
+fn record_local(tx: &Tx<'_>, account: &Account, kind: ConfigKind) -> Result<bool, DbError> {
     let mut state = State::load(tx, kind)?;
     let mut result = Ok(());
-    let edited = state.edit(|data| result = write_local(tx, own, kind, data));
+    let edited = state.edit(|data| result = write_local(tx, account, kind, data));
     result?;
     if edited {
         state.save(tx, kind)?;
@@ -583,11 +590,11 @@ impl Engine {
     /// marked dirty (persisted) until [`Engine::record_config_push`]. Returns the configs
     /// that became dirty.
     pub fn record_local_changes(&mut self) -> Result<Vec<ConfigKind>, DbError> {
-        let own = self.account.session_id();
-        self.db.write(|tx| {
+        let Self { account, db, .. } = self;
+        db.write(|tx| {
             let mut changed = Vec::new();
             for kind in USER_CONFIGS {
-                if record_local(tx, &own, kind)? {
+                if record_local(tx, account, kind)? {
                     changed.push(kind);
                 }
             }
@@ -744,7 +751,7 @@ impl Engine {
             let mut events = Vec::new();
             // Local changes made since the last sync join the merge (in this transaction,
             // so none is overwritten by what is applied below).
-            record_local(tx, &own_id, kind)?;
+            record_local(tx, account, kind)?;
             let mut state = State::load(tx, kind)?;
             let current = state.current().clone();
             let mut incoming: Vec<ConfigMessage> = Vec::new();
@@ -823,7 +830,7 @@ impl Engine {
                 }
             }
             state.save(tx, kind)?;
-            apply_to_local(tx, &own_id, kind, state.current().data(), now_ms)?;
+            apply_to_local(tx, account, kind, state.current().data(), now_ms)?;
             events.push(Event::ConfigMerged {
                 kind,
                 seqno: state.current().seqno(),

@@ -27,6 +27,8 @@ mod tests_convo_state;
 #[cfg(test)]
 mod tests_deletion;
 #[cfg(test)]
+mod tests_group_sync;
+#[cfg(test)]
 mod tests_quotes;
 
 pub use client::{Client, ClientConfig, Clock, Events, Messages, SendOutcome};

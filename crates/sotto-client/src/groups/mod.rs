@@ -14,7 +14,8 @@
 //! decrypt under a known key, whose author signature fails, or a control message whose admin
 //! signature does not verify, is skipped and changes nothing.
 
-mod store;
+pub(crate) mod store;
+pub(crate) mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1004,6 +1005,7 @@ impl<N: Network> Client<N> {
         self.push_all(&row, &account, vec![info_push, members_push])
             .await?;
         self.group_write(|tx, _| Ok(store::save(tx, &row)?))?;
+        self.push_group_list().await;
         for invitee in &invitees {
             self.invite(&row, invitee).await?;
         }
@@ -1053,6 +1055,7 @@ impl<N: Network> Client<N> {
             store::delete_invite(tx, id)?;
             Ok(())
         })?;
+        self.push_group_list().await;
         let events = self.poll_group(id).await?;
         let row = self.group_row(id)?;
         let sent_ms = self.now_ms();
@@ -1493,7 +1496,9 @@ impl<N: Network> Client<N> {
             row.status = GroupStatus::Destroyed;
             store::save(tx, &row)?;
             Ok(())
-        })
+        })?;
+        self.push_group_list().await;
+        Ok(())
     }
 
     /// Adds members (admins). With `with_history` they get every retained key (a supplement)
@@ -1737,7 +1742,13 @@ impl<N: Network> Client<N> {
             )
             .await?;
         }
-        self.group_write(|tx, _| Ok(store::delete(tx, id)?))
+        self.group_write(|tx, _| {
+            store::delete(tx, id)?;
+            crate::configs::edit_in(tx, ConfigKind::UserGroups, |d| sync::forget(d, id))?;
+            Ok(())
+        })?;
+        self.push_group_list().await;
+        Ok(())
     }
 }
 
