@@ -73,7 +73,8 @@ fn groups_reach_a_second_device_and_leaving_reaches_back() {
     let pushes = push(&mut a);
     assert!(pushes.iter().any(|p| p.kind == ConfigKind::UserGroups));
 
-    // The config carries the admin's 64-byte secret key and the member's auth data.
+    // The config carries the admin's 32-byte group seed (as libsession writes `K`) and the
+    // member's auth data.
     let entries = a.config_groups().unwrap();
     assert_eq!(entries.len(), 2);
     let owned_entry = entries
@@ -81,8 +82,9 @@ fn groups_reach_a_second_device_and_leaving_reaches_back() {
         .find(|g| g.pubkey == owned_id.public_key().as_bytes())
         .unwrap();
     let key = owned_entry.secret_key.as_deref().unwrap();
-    assert_eq!(key.len(), 64);
-    assert_eq!(&key[32..], owned_id.public_key().as_bytes());
+    assert_eq!(key.len(), 32);
+    let admin = GroupAdmin::from_seed(&<[u8; 32]>::try_from(key).unwrap()).unwrap();
+    assert_eq!(admin.group_id(), owned_id);
     assert_eq!(owned_entry.name.as_deref(), Some("Owned"));
     let joined_entry = entries
         .iter()
@@ -159,8 +161,7 @@ fn config_groups_that_do_not_check_out_are_skipped() {
     let wrong_key = GroupAdmin::generate(&mut OsRng);
     let bare = GroupAdmin::generate(&mut OsRng);
     a.edit_config(ConfigKind::UserGroups, |d| {
-        let mut key = wrong_key.seed().expose().to_vec();
-        key.extend_from_slice(wrong_key.group_id().public_key().as_bytes());
+        let key = wrong_key.seed().expose().to_vec();
         sotto_config::UserGroups::set_group(
             d,
             &sotto_config::GroupV2 {

@@ -24,17 +24,14 @@ fn group_of(pubkey: &[u8]) -> Option<GroupId> {
     Some(GroupId::from_public_key(Ed25519PublicKey(pk)))
 }
 
-/// `K` as libsession keeps it: the 64-byte secret key (seed, then public key).
+/// `K` as libsession writes it: the group's 32-byte seed (libsession reads no other length).
 fn secret_key_of(admin: &GroupAdmin) -> Vec<u8> {
-    let mut out = admin.seed().expose().to_vec();
-    out.extend_from_slice(admin.group_id().public_key().as_bytes());
-    out
+    admin.seed().expose().to_vec()
 }
 
-/// The admin of `group` from a `K` value (the seed is its first 32 bytes), if it is that
-/// group's key.
+/// The admin of `group` from a `K` value, if it is that group's seed.
 fn admin_of(secret_key: &[u8], group: &GroupId) -> Option<GroupAdmin> {
-    let seed = <[u8; 32]>::try_from(secret_key.get(..32)?).ok()?;
+    let seed = <[u8; 32]>::try_from(secret_key).ok()?;
     let admin = GroupAdmin::from_seed(&seed).ok()?;
     (admin.group_id() == *group).then_some(admin)
 }
