@@ -780,6 +780,23 @@ impl<N: Network> Client<N> {
         Ok(out)
     }
 
+    /// Rekeys the group for `members`: the new keys message is stored in the keys namespace,
+    /// then loaded under the hash the swarm gave it.
+    async fn rekey(
+        &self,
+        row: &mut GroupRow,
+        account: &Account,
+        members: &[SessionId],
+    ) -> Result<(), GroupError> {
+        let rekey = row.keys.rekey(members)?.to_vec();
+        let hash = self
+            .group_store(row, account, ns::KEYS, rekey.clone())
+            .await?;
+        let now = i64::try_from(self.now_ms()).unwrap_or(0);
+        row.keys.load_key_message(hash.as_str(), &rekey, now)?;
+        Ok(())
+    }
+
     async fn group_store(
         &self,
         row: &GroupRow,
@@ -1543,12 +1560,7 @@ impl<N: Network> Client<N> {
                 data: supplement,
             });
         } else {
-            let rekey = row.keys.rekey(&all)?.to_vec();
-            let hash = self
-                .group_store(&row, &account, ns::KEYS, rekey.clone())
-                .await?;
-            let now = i64::try_from(self.now_ms()).unwrap_or(0);
-            row.keys.load_key_message(hash.as_str(), &rekey, now)?;
+            self.rekey(&mut row, &account, &all).await?;
         }
         let (members, push) = edit_config(
             row.members.as_deref(),
@@ -1637,12 +1649,7 @@ impl<N: Network> Client<N> {
                 Ok(())
             })?;
         }
-        let rekey = row.keys.rekey(&rest)?.to_vec();
-        let hash = self
-            .group_store(&row, &account, ns::KEYS, rekey.clone())
-            .await?;
-        let now = i64::try_from(self.now_ms()).unwrap_or(0);
-        row.keys.load_key_message(hash.as_str(), &rekey, now)?;
+        self.rekey(&mut row, &account, &rest).await?;
         let (members, _) = edit_config(
             row.members.as_deref(),
             &row.keys,
